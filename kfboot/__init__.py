@@ -1,0 +1,3 @@
+"""kfboot: bring a Kubernetes cluster from empty to a working AI/ML platform."""
+
+__version__ = "0.1.0"

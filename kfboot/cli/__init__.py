@@ -1,0 +1,1 @@
+"""Command-line interface: typer commands and terminal rendering; no cluster logic lives here."""

@@ -1,0 +1,59 @@
+"""Global options shared by every command (kubectl-like), carried in typer's context object."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@dataclass
+class GlobalOptions:
+    kubeconfig: Path | None = None
+    context: str | None = None
+    output: OutputFormat = OutputFormat.text
+    verbose: int = 0
+    yes: bool = False
+    timeout: float = 600.0
+
+    @property
+    def json(self) -> bool:
+        return self.output is OutputFormat.json
+
+
+def get_options(ctx: Any) -> GlobalOptions:
+    """The GlobalOptions of a typer/click context (defaults when called outside the app)."""
+    root = ctx.find_root() if ctx is not None else None
+    obj = getattr(root, "obj", None)
+    return obj if isinstance(obj, GlobalOptions) else GlobalOptions()
+
+
+def is_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def interactive_stderr() -> bool:
+    """Live (redrawn) output only on a real terminal outside CI."""
+    return sys.stderr.isatty() and not is_ci()
+
+
+def print_json(obj: Any) -> None:
+    """One JSON object per line on stdout (newline-delimited JSON for machines)."""
+    sys.stdout.write(json.dumps(obj, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def stderr_console() -> Any:
+    """The rich console for humans; always stderr so stdout stays clean for data."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=False)

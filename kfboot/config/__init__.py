@@ -1,0 +1,1 @@
+"""Platform configuration: models, loading with source positions, the embedded default."""

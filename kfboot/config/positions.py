@@ -1,0 +1,128 @@
+"""Load YAML keeping line/column of every node, and turn pydantic errors into `file:line:col: path: msg`.
+
+Users edit kfboot.yaml and profiles by hand; an error must point at the exact spot to fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from kfboot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound="BaseModel")
+
+
+class Located:
+    """A YAML document plus a way to find where a path (tuple of keys/indexes) was written."""
+
+    def __init__(self, source: str, data: Any) -> None:
+        self.source = source
+        self.data = data
+
+    def position(self, path: tuple[Any, ...]) -> tuple[int, int]:
+        """1-based (line, col) of the deepest node of `path` that exists in the document."""
+        node = self.data
+        line, col = 1, 1
+        for key in path:
+            lc = getattr(node, "lc", None)
+            try:
+                if isinstance(node, dict) and key in node:
+                    if lc is not None:
+                        line, col = lc.key(key)
+                        line, col = line + 1, col + 1
+                    node = node[key]
+                elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+                    if lc is not None:
+                        line, col = lc.item(key)
+                        line, col = line + 1, col + 1
+                    node = node[key]
+                else:
+                    break
+            except (KeyError, IndexError, TypeError):
+                break
+        return line, col
+
+
+def plain(data: Any) -> Any:
+    """Convert ruamel containers to plain dict/list (pydantic and json prefer them)."""
+    if isinstance(data, dict):
+        return {str(k) if not isinstance(k, (int, float, bool)) else k: plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [plain(v) for v in data]
+    return data
+
+
+def load_yaml(text: str, source: str) -> Located:
+    """Parse one YAML document with positions; syntax errors become ConfigError with a position."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
+    yaml = YAML(typ="rt")
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise ConfigError([f"{where}: invalid YAML: {exc.problem or exc.context}"]) from None
+    except Exception as exc:  # ruamel raises assorted errors for odd input (tabs, bad bytes)
+        raise ConfigError([f"{source}: invalid YAML: {exc}"]) from None
+    return Located(source, data)
+
+
+def read_yaml_file(path: Path) -> Located:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    return load_yaml(text, str(path))
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def format_errors(doc: Located, error: ValidationError) -> list[str]:
+    """One `file:line:col: path: message` line per pydantic error, in document order."""
+    lines: list[tuple[int, int, str]] = []
+    for err in error.errors(include_url=False):
+        # pydantic appends union/validator tags (e.g. 'function-after[...]') to loc; keep real keys
+        loc = tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).endswith("]"))
+        line, col = doc.position(loc)
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (not allowed here; check spelling or `kfboot schema`)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        lines.append((line, col, f"{doc.source}:{line}:{col}: {_dotted(loc)}: {msg}"))
+    lines.sort(key=lambda t: (t[0], t[1]))
+    return [text for _, _, text in lines]
+
+
+def validate(doc: Located, model: type[M]) -> M:
+    """Validate a located document against a pydantic model, raising ConfigError with positions."""
+    from pydantic import ValidationError
+
+    data = plain(doc.data)
+    if data is None:
+        data = {}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(doc, exc)) from None
+
+
+def load_model(path: Path, model: type[M]) -> M:
+    """Read, parse and validate a YAML file into `model` (errors with file:line:col)."""
+    return validate(read_yaml_file(path), model)
