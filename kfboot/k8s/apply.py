@@ -1,0 +1,176 @@
+"""Apply a set of objects in dependency waves with server-side apply, concurrently within a wave."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from kfboot.errors import ClusterError
+from kfboot.k8s.client import Kube, NotFound
+from kfboot.k8s.manifests import CA_INJECT_ANNOTATION, order_waves, webhook_backends
+from kfboot.k8s.refs import ObjectRef
+from kfboot.k8s.waits import Waiter
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ApplyResult:
+    applied: list[ObjectRef] = field(default_factory=list)
+    # dry-run only: objects the server could not check because what they need is new in this set
+    unchecked: list[tuple[ObjectRef, str]] = field(default_factory=list)
+
+
+class Applier:
+    def __init__(
+        self,
+        kube: Kube,
+        waiter: Waiter,
+        *,
+        parallel: int = 16,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
+        self.kube = kube
+        self.waiter = waiter
+        self.parallel = max(1, parallel)
+        self.dry_run = dry_run
+        self.progress = progress or (lambda _m: None)
+
+    def apply(self, objects: list[dict[str, Any]], deadline: float) -> ApplyResult:
+        result = ApplyResult()
+        new_namespaces: set[str] = set()
+        new_groups: set[tuple[str, str]] = set()  # (group, kind) served by CRDs not yet in the cluster
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="apply") as pool:
+            for wave in order_waves(objects):
+                self.progress(f"applying {len(wave.objects)} {wave.name}")
+                if self.dry_run:
+                    new_namespaces |= self._missing_namespaces(wave.objects) if wave.name == "namespaces" else set()
+                    new_groups |= self._missing_crds(wave.objects) if wave.name == "crds" else set()
+                checked = []
+                for obj in wave.objects:
+                    why = self._unchecked_reason(obj, new_namespaces, new_groups)
+                    if why:
+                        result.unchecked.append((ObjectRef.of(obj), why))
+                    else:
+                        checked.append(obj)
+                if wave.name == "webhooks" and not self.dry_run:
+                    self._wait_backends(checked, deadline, pool)
+                errors = self._apply_all(checked, pool)
+                if errors:
+                    shown = "\n  ".join(errors[:10])
+                    more = f"\n  … and {len(errors) - 10} more" if len(errors) > 10 else ""
+                    raise ClusterError(f"{len(errors)} objects were rejected:\n  {shown}{more}")
+                result.applied.extend(ObjectRef.of(o) for o in wave.objects)
+                if self.dry_run:
+                    continue
+                if wave.name == "crds":
+                    self._wait_crds(wave.objects, deadline, pool)
+                if wave.name == "webhooks":
+                    self._wait_ca_injected(wave.objects, deadline, pool)
+        return result
+
+    # -- steps ------------------------------------------------------------------------------------
+    def _apply_all(self, objects: list[dict[str, Any]], pool: ThreadPoolExecutor) -> list[str]:
+        def one(obj: dict[str, Any]) -> str | None:
+            try:
+                self.kube.apply(obj, dry_run=self.dry_run)
+            except ClusterError as exc:
+                return f"{ObjectRef.of(obj)}: {exc.message}"
+            return None
+
+        return [err for err in pool.map(one, objects) if err]
+
+    def _wait_crds(self, crds: list[dict[str, Any]], deadline: float, pool: ThreadPoolExecutor) -> None:
+        self.progress(f"waiting for {len(crds)} CRDs to be Established")
+        list(pool.map(lambda crd: self.waiter.crd_established(crd["metadata"]["name"], deadline), crds))
+        self.kube.forget_discovery()
+
+    def _wait_backends(self, hooks: list[dict[str, Any]], deadline: float, pool: ThreadPoolExecutor) -> None:
+        backends = sorted({b for hook in hooks for b in webhook_backends(hook)})
+        if backends:
+            self.progress(f"waiting for {len(backends)} webhook services to serve")
+        list(pool.map(lambda b: self.waiter.service_endpoints(b[0], b[1], deadline), backends))
+
+    def _wait_ca_injected(self, hooks: list[dict[str, Any]], deadline: float, pool: ThreadPoolExecutor) -> None:
+        """cert-manager's cainjector fills caBundle asynchronously; calls fail with x509 errors until then."""
+        injected = [h for h in hooks if CA_INJECT_ANNOTATION in ((h.get("metadata") or {}).get("annotations") or {})]
+
+        def wait_one(hook: dict[str, Any]) -> None:
+            ref = ObjectRef.of(hook)
+
+            def probe():  # type: ignore[no-untyped-def]
+                from kfboot.k8s.readiness import Readiness
+
+                live = self.kube.get_ref(ref) or {}
+                items = live.get("webhooks") or [live.get("spec") or {}]
+                missing = [w.get("name", ref.name) for w in items
+                           if not ((w.get("clientConfig") or w).get("caBundle"))]
+                if missing:
+                    return Readiness(False, f"CA bundle not injected yet into {', '.join(missing)}")
+                return Readiness(True, "ready")
+
+            self.waiter.until(f"CA injection into {ref}", probe, deadline)
+
+        list(pool.map(wait_one, injected))
+
+    # -- dry-run helpers ----------------------------------------------------------------------------
+    def _missing_namespaces(self, namespaces: list[dict[str, Any]]) -> set[str]:
+        return {ns["metadata"]["name"] for ns in namespaces if self.kube.get("v1", "Namespace", ns["metadata"]["name"]) is None}
+
+    def _missing_crds(self, crds: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        missing = set()
+        for crd in crds:
+            name = crd["metadata"]["name"]
+            if self.kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name) is None:
+                spec = crd.get("spec") or {}
+                missing.add((spec.get("group", ""), (spec.get("names") or {}).get("kind", "")))
+        return missing
+
+    def _unchecked_reason(self, obj: dict[str, Any], new_ns: set[str], new_kinds: set[tuple[str, str]]) -> str:
+        if not self.dry_run:
+            return ""
+        ns = (obj.get("metadata") or {}).get("namespace")
+        if ns and ns in new_ns:
+            return f"namespace {ns} would be created first"
+        if ((obj.get("apiVersion") or "").rpartition("/")[0], obj.get("kind", "")) in new_kinds:
+            return "its CRD would be created first"
+        return ""
+
+
+def delete_objects(
+    kube: Kube,
+    waiter: Waiter,
+    refs: list[ObjectRef],
+    deadline: float,
+    *,
+    parallel: int = 16,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Delete in safe order and wait until gone; returns what is stuck (with its finalizers)."""
+    from kfboot.k8s.manifests import deletion_order
+
+    say = progress or (lambda _m: None)
+    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="delete") as pool:
+        for group in deletion_order(refs):
+            say(f"deleting {len(group)} {group[0].kind}{'s' if len(group) > 1 else ''}…")
+            list(pool.map(kube.delete, group))
+    stuck: list[str] = []
+    for ref in refs:
+        while True:
+            try:
+                live = kube.get_ref(ref)
+            except NotFound:
+                live = None
+            if live is None:
+                break
+            if time.monotonic() >= deadline:
+                finalizers = (live.get("metadata") or {}).get("finalizers") or []
+                stuck.append(f"{ref} is still terminating" + (f" (finalizers: {', '.join(finalizers)})" if finalizers else ""))
+                break
+            say(f"waiting for {ref} to be deleted")
+            waiter.cancel.wait(0.2)
+    return stuck

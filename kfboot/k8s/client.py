@@ -1,0 +1,286 @@
+"""Kube: the one place kfboot talks HTTP to the API server (official client underneath).
+
+Raw paths over `ApiClient` keep us fast (no model (de)serialisation), let one retry policy cover
+every call, and let tests point the real client at a fake server over real HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from kfboot.errors import ClusterError, UsageError
+from kfboot.k8s.refs import ObjectRef
+from kfboot.k8s.retry import ApiError, call_with_retries
+
+FIELD_MANAGER = "kfboot"
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which cluster a command will change: shown to the user before any write."""
+
+    context: str
+    server: str
+
+    @property
+    def is_kind(self) -> bool:
+        return self.context.startswith("kind-")
+
+
+@dataclass(frozen=True)
+class Resource:
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+
+class NotFound(ClusterError):
+    """The object (or its kind) does not exist."""
+
+
+def _status_message(body: bytes) -> tuple[str, str]:
+    try:
+        data = json.loads(body)
+        return data.get("reason", "") or "", data.get("message", "") or body.decode(errors="replace")
+    except (ValueError, AttributeError):
+        return "", body.decode(errors="replace")[:500]
+
+
+class Kube:
+    """Discovery-aware CRUD + server-side apply with retries and request counters."""
+
+    def __init__(self, api_client: Any, target: Target, *, request_timeout: float = 30.0) -> None:
+        self.api = api_client
+        self.target = target
+        self.request_timeout = request_timeout
+        self._gv_cache: dict[str, dict[str, Resource]] = {}
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.writes = 0
+        self.retries = 0
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def connect(cls, kubeconfig: Path | None = None, context: str | None = None, *, pool_size: int = 32) -> Kube:
+        """Build a client from kubeconfig (or in-cluster config), failing with a usable message."""
+        from kubernetes import client, config
+        from kubernetes.config.config_exception import ConfigException
+
+        configuration = client.Configuration()
+        try:
+            if kubeconfig is None and context is None and _in_cluster():
+                config.load_incluster_config(client_configuration=configuration)
+                ctx_name = "in-cluster"
+            else:
+                config.load_kube_config(
+                    config_file=str(kubeconfig) if kubeconfig else None,
+                    context=context,
+                    client_configuration=configuration,
+                )
+                _contexts, active = config.list_kube_config_contexts(
+                    config_file=str(kubeconfig) if kubeconfig else None
+                )
+                ctx_name = context or (active or {}).get("name", "")
+        except (ConfigException, FileNotFoundError, OSError, TypeError, ValueError) as exc:
+            raise UsageError(
+                f"cannot load Kubernetes configuration: {exc}",
+                hint="pass --kubeconfig PATH and/or --context NAME (see `kubectl config get-contexts`)",
+            ) from None
+        configuration.connection_pool_maxsize = pool_size
+        configuration.retries = False  # one retry policy: ours
+        api_client = client.ApiClient(configuration)
+        return cls(api_client, Target(ctx_name, configuration.host))
+
+    # -- raw requests -------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        raw: bool = False,
+    ) -> Any:
+        """One API call with retries; returns parsed JSON (or text with raw=True)."""
+        url = self.api.configuration.host + path
+        params = {k: v for k, v in (query or {}).items() if v is not None}
+        if params:
+            url += "?" + urlencode(params)
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        payload = None if body is None else (body if isinstance(body, (str, bytes)) else json.dumps(body))
+        write = method != "GET"
+
+        def once() -> Any:
+            with self._lock:
+                self.requests += 1
+                if write:
+                    self.writes += 1
+            _, _, hdrs, _, _ = self.api.param_serialize(
+                method, path, header_params=dict(headers), auth_settings=["BearerToken"]
+            )
+            resp = self.api.call_api(method, url, header_params=hdrs, body=payload,
+                                     _request_timeout=self.request_timeout)
+            data = resp.read()
+            if not 200 <= resp.status < 300:
+                reason, message = _status_message(data)
+                retry_after = resp.getheader("Retry-After")
+                raise ApiError(resp.status, reason or str(resp.reason), message,
+                               float(retry_after) if retry_after and retry_after.isdigit() else None)
+            if raw:
+                return data.decode(errors="replace")
+            return json.loads(data) if data else None
+
+        def counted_retry(exc: BaseException, delay: float) -> None:
+            with self._lock:
+                self.retries += 1
+
+        try:
+            return call_with_retries(once, on_retry=counted_retry)
+        except ApiError as exc:
+            if exc.status == 404:
+                raise NotFound(exc.message) from None
+            raise ClusterError(f"{method} {path}: {exc}") from exc
+        except Exception as exc:
+            from kfboot.k8s.retry import is_transient
+
+            if is_transient(exc):
+                raise ClusterError(
+                    f"{method} {path}: the API server at {self.target.server} is unreachable: {exc}",
+                    hint="check the cluster is up and the context is right (`kubectl cluster-info`)",
+                ) from exc
+            raise
+
+    # -- discovery ----------------------------------------------------------------------------
+    def _group_version(self, api_version: str, refresh: bool = False) -> dict[str, Resource]:
+        with self._lock:
+            cached = self._gv_cache.get(api_version)
+        if cached is not None and not refresh:
+            return cached
+        path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        try:
+            data = self.request("GET", path)
+        except NotFound:
+            data = {"resources": []}
+        kinds = {
+            r["kind"]: Resource(api_version, r["kind"], r["name"], bool(r.get("namespaced")))
+            for r in data.get("resources", [])
+            if "/" not in r["name"]
+        }
+        with self._lock:
+            self._gv_cache[api_version] = kinds
+        return kinds
+
+    def resource(self, api_version: str, kind: str) -> Resource:
+        """Map a kind to its REST resource; refresh once on a miss (CRDs appear over time)."""
+        kinds = self._group_version(api_version)
+        if kind not in kinds:
+            kinds = self._group_version(api_version, refresh=True)
+        if kind not in kinds:
+            raise NotFound(f'the server has no kind "{kind}" in "{api_version}" (is its CRD installed?)')
+        return kinds[kind]
+
+    def forget_discovery(self) -> None:
+        with self._lock:
+            self._gv_cache.clear()
+
+    def path(self, api_version: str, kind: str, name: str | None = None, namespace: str | None = None) -> str:
+        res = self.resource(api_version, kind)
+        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        if res.namespaced:
+            if not namespace:
+                raise ClusterError(f"{kind} {name} is namespaced but has no namespace")
+            base += f"/namespaces/{quote(namespace, safe='')}"
+        base += f"/{res.plural}"
+        if name:
+            base += f"/{quote(name, safe='')}"
+        return base
+
+    # -- verbs ----------------------------------------------------------------------------------
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        try:
+            return self.request("GET", self.path(api_version, kind, name, namespace))
+        except NotFound:
+            return None
+
+    def get_ref(self, ref: ObjectRef) -> dict[str, Any] | None:
+        return self.get(ref.api_version, ref.kind, ref.name, ref.namespace)
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
+        res = self.resource(api_version, kind)
+        path = self.path(api_version, kind, None, namespace if res.namespaced else None)
+        data = self.request("GET", path, query={"labelSelector": label_selector, "fieldSelector": field_selector})
+        items = data.get("items", []) if data else []
+        for item in items:  # lists omit apiVersion/kind on items
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items
+
+    def apply(self, obj: dict[str, Any], *, dry_run: bool = False, field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
+        """Server-side apply (create or update), taking ownership of conflicting fields."""
+        ref = ObjectRef.of(obj)
+        path = self.path(ref.api_version, ref.kind, ref.name, ref.namespace)
+        query = {"fieldManager": field_manager, "force": "true", "dryRun": "All" if dry_run else None}
+        return self.request("PATCH", path, query=query, body=json.dumps(obj), content_type=APPLY_PATCH)
+
+    def merge_patch(self, ref: ObjectRef, patch: dict[str, Any], *, subresource: str | None = None) -> dict[str, Any]:
+        path = self.path(ref.api_version, ref.kind, ref.name, ref.namespace)
+        if subresource:
+            path += f"/{subresource}"
+        return self.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        ref = ObjectRef.of(obj)
+        return self.request("POST", self.path(ref.api_version, ref.kind, None, ref.namespace), body=obj)
+
+    def replace(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """PUT with the object's resourceVersion: fails with 409 if someone else wrote first."""
+        ref = ObjectRef.of(obj)
+        return self.request("PUT", self.path(ref.api_version, ref.kind, ref.name, ref.namespace), body=obj)
+
+    def delete(self, ref: ObjectRef, *, propagation: str = "Background", dry_run: bool = False) -> bool:
+        """Delete; False when it was already gone (deleting is idempotent for us)."""
+        try:
+            path = self.path(ref.api_version, ref.kind, ref.name, ref.namespace)
+        except NotFound:
+            return False
+        try:
+            self.request("DELETE", path, body={"propagationPolicy": propagation},
+                         query={"dryRun": "All" if dry_run else None})
+        except NotFound:
+            return False
+        return True
+
+    def pod_logs(self, namespace: str, name: str, container: str | None = None, tail_lines: int | None = None) -> str:
+        path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(name, safe='')}/log"
+        return self.request("GET", path, query={"container": container, "tailLines": tail_lines}, raw=True)
+
+    def server_version(self) -> dict[str, Any]:
+        return self.request("GET", "/version")
+
+    def close(self) -> None:
+        self.api.close()
+
+
+def _in_cluster() -> bool:
+    import os
+
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not os.environ.get("KUBECONFIG") and not (
+        Path.home() / ".kube" / "config"
+    ).exists()
