@@ -1,0 +1,1 @@
+"""GPU hardware profiles, MIG / time-slicing validation and rendering (pure: no cluster, no network)."""
