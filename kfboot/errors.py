@@ -42,6 +42,10 @@ class ConfigError(KfbootError):
 class ClusterError(KfbootError):
     """The cluster refused or failed a request that retries could not fix."""
 
+    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
 
 class WaitTimeout(KfbootError):
     """A bounded wait ran out; the message says what was last seen."""

@@ -147,8 +147,8 @@ class Kube:
             return call_with_retries(once, on_retry=counted_retry)
         except ApiError as exc:
             if exc.status == 404:
-                raise NotFound(exc.message) from None
-            raise ClusterError(f"{method} {path}: {exc}") from exc
+                raise NotFound(exc.message, status=404) from None
+            raise ClusterError(f"{method} {path}: {exc}", status=exc.status) from exc
         except Exception as exc:
             from kfboot.k8s.retry import is_transient
 

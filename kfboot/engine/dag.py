@@ -1,0 +1,51 @@
+"""The phase graph: validation, topological layers and dependents (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from kfboot.errors import ConfigError
+
+
+def validate_graph(needs: Mapping[str, Iterable[str]]) -> None:
+    """Every need names a known phase and there is no cycle; errors say which."""
+    problems = []
+    for name, deps in needs.items():
+        for dep in deps:
+            if dep not in needs:
+                problems.append(f"phase {name} needs unknown phase {dep}")
+    if problems:
+        raise ConfigError(problems)
+    layers(needs)
+
+
+def layers(needs: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """Phases grouped so each layer only needs earlier layers (what can run concurrently)."""
+    remaining = {name: set(deps) for name, deps in needs.items()}
+    done: set[str] = set()
+    out: list[list[str]] = []
+    while remaining:
+        layer = sorted(n for n, deps in remaining.items() if deps <= done)
+        if not layer:
+            cycle = " → ".join(sorted(remaining))
+            raise ConfigError([f"phases depend on each other in a cycle: {cycle}"])
+        out.append(layer)
+        done.update(layer)
+        for n in layer:
+            del remaining[n]
+    return out
+
+
+def topological(needs: Mapping[str, Iterable[str]]) -> list[str]:
+    return [name for layer in layers(needs) for name in layer]
+
+
+def dependents(needs: Mapping[str, Iterable[str]], root: str) -> set[str]:
+    """Every phase that (transitively) needs `root`."""
+    out: set[str] = set()
+    frontier = {root}
+    while frontier:
+        nxt = {n for n, deps in needs.items() if set(deps) & frontier and n not in out}
+        out |= nxt
+        frontier = nxt
+    return out

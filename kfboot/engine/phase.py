@@ -1,0 +1,88 @@
+"""The phase interface: a phase is data (name, needs, version, digest) plus a few operations.
+
+Modelled on k0sctl's phase manager: the interface is small, the runner owns all control flow,
+and a phase never talks to the terminal (it reports through `PhaseContext.progress`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from kfboot.engine.state import PhaseRecord
+    from kfboot.k8s.client import Kube
+    from kfboot.k8s.refs import ObjectRef
+    from kfboot.k8s.waits import Waiter
+
+
+@dataclass
+class PhaseContext:
+    """Everything a phase may use while it runs; built by the runner for each phase."""
+
+    kube: Kube | None
+    dry_run: bool = False
+    timeout: float = 600.0
+    parallel: int = 16
+    cancel: threading.Event = field(default_factory=threading.Event)
+    progress: Callable[[str], None] = lambda _msg: None
+    record: PhaseRecord | None = None
+    services: dict[str, Any] = field(default_factory=dict)  # shared lazily-built clients (helm, …)
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.timeout
+
+    def require_kube(self) -> Kube:
+        if self.kube is None:
+            raise RuntimeError("this operation needs a cluster connection")
+        return self.kube
+
+    def waiter(self) -> Waiter:
+        from kfboot.k8s.waits import Waiter
+
+        return Waiter(self.require_kube(), cancel=self.cancel, progress=self.progress)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a phase that was installed is not converged any more (drift)."""
+
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.detail}"
+
+
+@runtime_checkable
+class Phase(Protocol):
+    """What the engine needs from a component. Implementations live in kfboot.phases."""
+
+    name: str
+    title: str
+    needs: tuple[str, ...]
+    enabled: bool
+    version: str
+
+    def digest(self) -> str:
+        """Hash of everything that decides what apply would do (version, values, sources)."""
+
+    def describe(self) -> list[str]:
+        """What install would do, in words, without touching anything (for offline plans)."""
+
+    def check(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[Problem]:
+        """Read-only: what is missing or unready among what this phase installed."""
+
+    def apply(self, ctx: PhaseContext) -> list[ObjectRef]:
+        """Make the cluster match; return the inventory of objects this phase owns."""
+
+    def wait(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> None:
+        """Block (bounded by ctx.deadline) until what apply created is ready."""
+
+    def uninstall(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[str]:
+        """Remove what this phase installed; return what is stuck (empty when clean)."""
