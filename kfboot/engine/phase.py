@@ -31,6 +31,7 @@ class PhaseContext:
     progress: Callable[[str], None] = lambda _msg: None
     record: PhaseRecord | None = None
     services: dict[str, Any] = field(default_factory=dict)  # shared lazily-built clients (helm, …)
+    purge_crds: bool = False  # uninstall: also delete CRDs (and with them every custom resource)
     started: float = field(default_factory=time.monotonic)
 
     @property

@@ -48,6 +48,7 @@ class Runner:
         timeout: float = 600.0,
         lock_factory: Callable[[], Any] | None = None,
         services: dict[str, Any] | None = None,
+        purge_crds: bool = False,
     ) -> None:
         self.phases = {p.name: p for p in phases}
         self.needs = {p.name: tuple(p.needs) for p in phases}
@@ -62,6 +63,7 @@ class Runner:
         self.lock_factory = lock_factory
         self.services = services if services is not None else {}
         self.cancel = threading.Event()
+        self.purge_crds = purge_crds
 
     # -- events ---------------------------------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
@@ -78,6 +80,7 @@ class Runner:
             progress=lambda msg, name=phase.name: self.emit(ev.Event("progress", name, message=msg)),
             record=record,
             services=self.services,
+            purge_crds=self.purge_crds,
         )
 
     # -- planning -------------------------------------------------------------------------------

@@ -1,0 +1,125 @@
+"""Helm through pyhelm3, built lazily (its constructor runs `helm version`).
+
+kfboot decides *whether* to install or upgrade from a digest of chart + version + values kept in its
+own state, so a no-op run never calls `helm upgrade` and never adds a release revision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kfboot.errors import ClusterError, UsageError
+from kfboot.k8s.refs import ObjectRef
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ChartRef:
+    """A chart from a repository (repo URL + name) or a local directory/.tgz (path)."""
+
+    name: str
+    version: str
+    repo: str | None = None
+    path: Path | None = None
+
+    def describe(self) -> str:
+        where = str(self.path) if self.path else f"{self.repo}"
+        return f"chart {self.name} {self.version} from {where}"
+
+
+def find_helm() -> str:
+    """$KFBOOT_HELM, the helm next to our Python (scripts/setup puts one there), or PATH."""
+    candidates = [os.environ.get("KFBOOT_HELM"), str(Path(sys.executable).parent / "helm"), shutil.which("helm")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    raise UsageError(
+        "helm was not found",
+        hint="install Helm 3.19+ or 4.x on PATH, set KFBOOT_HELM=/path/to/helm, or run `scripts/setup --dev`",
+    )
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+class Helm:
+    """The operations kfboot needs from Helm, synchronous for use from phase threads."""
+
+    def __init__(self, kubeconfig: Path | None, context: str | None, *, executable: str | None = None,
+                 extra_install_args: tuple[str, ...] = ()) -> None:
+        from pyhelm3 import Client
+        from pyhelm3.command import Command
+
+        class _Command(Command):
+            """pyhelm3 has no way to pass extra flags (its disable_validation is broken): add ours."""
+
+            async def run(self, command: list[str], input: bytes | None = None) -> bytes:
+                if command and command[0] in ("install", "upgrade") and extra_install_args:
+                    command = [*command, *extra_install_args]
+                return await super().run(command, input)
+
+        self.executable = executable or find_helm()
+        command = _Command(executable=self.executable, kubeconfig=kubeconfig, kubecontext=context)
+        self.client = Client(command)
+
+    def _chart(self, chart: ChartRef) -> Any:
+        ref = str(chart.path) if chart.path else chart.name
+        return _run(self.client.get_chart(ref, repo=chart.repo if not chart.path else None, version=chart.version))
+
+    def install_or_upgrade(self, release: str, namespace: str, chart: ChartRef, values: dict[str, Any],
+                           *, timeout: float) -> list[ObjectRef]:
+        """Install or upgrade; returns the objects of the release (its inventory)."""
+        from pyhelm3.errors import Error as HelmError
+
+        try:
+            loaded = self._chart(chart)
+            revision = _run(self.client.install_or_upgrade_release(
+                release, loaded, values, namespace=namespace, create_namespace=True,
+                timeout=f"{int(timeout)}s", wait=False,
+            ))
+            resources = _run(revision.resources())
+        except HelmError as exc:
+            raise ClusterError(f"helm failed for release {namespace}/{release}: {exc}") from None
+        return [ObjectRef.of(obj) for obj in resources if obj]
+
+    def template(self, chart: ChartRef, values: dict[str, Any], *, release: str, namespace: str) -> list[dict[str, Any]]:
+        from pyhelm3.errors import Error as HelmError
+
+        try:
+            loaded = self._chart(chart)
+            objects = _run(_collect(self.client.template_resources(
+                loaded, release, values, include_crds=True, namespace=namespace)))
+        except HelmError as exc:
+            raise ClusterError(f"helm template of {chart.describe()} failed: {exc}") from None
+        return [obj for obj in objects if obj]
+
+    def release_status(self, release: str, namespace: str) -> str | None:
+        """'deployed', 'failed', … or None when the release does not exist."""
+        from pyhelm3.errors import ReleaseNotFoundError
+
+        try:
+            revision = _run(self.client.get_current_revision(release, namespace=namespace))
+        except ReleaseNotFoundError:
+            return None
+        return str(getattr(revision.status, "value", revision.status))
+
+    def uninstall(self, release: str, namespace: str, *, timeout: float) -> None:
+        from pyhelm3.errors import ReleaseNotFoundError
+
+        try:
+            _run(self.client.uninstall_release(release, namespace=namespace, timeout=f"{int(timeout)}s", wait=False))
+        except ReleaseNotFoundError:
+            return
+
+
+async def _collect(awaitable: Any) -> list[Any]:
+    return list(await awaitable)

@@ -1,0 +1,1 @@
+"""Phase kinds (manifests, Helm release) and the builder that turns a Platform into phases."""

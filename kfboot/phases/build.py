@@ -1,0 +1,65 @@
+"""Turn a Platform (what the user wants) and the catalog (pinned sources) into phases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kfboot.config.catalog import Catalog, ComponentEntry, load_catalog
+from kfboot.config.platform import HelmComponent, KServeComponent, KubeflowComponent, Platform
+from kfboot.engine.phase import Phase
+from kfboot.helm import ChartRef
+from kfboot.phases.helm_phase import HelmPhase
+from kfboot.phases.manifest_phase import ManifestPhase
+from kfboot.phases.sources import UpstreamTree
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    kind_cluster: bool = False  # kind needs its own oauth2-proxy overlay
+    manifests_root: Path | None = None  # a local kubeflow/manifests checkout instead of downloading
+
+
+def build_phases(platform: Platform, options: BuildOptions | None = None, catalog: Catalog | None = None) -> list[Phase]:
+    options = options or BuildOptions()
+    catalog = catalog or load_catalog()
+    phases: list[Phase] = []
+    for name, entry in catalog.components.items():
+        comp = platform.components.get(name)
+        if entry.helm is not None and isinstance(comp, HelmComponent):
+            phases.append(_helm_phase(name, entry, comp))
+        else:
+            phases.append(_manifest_phase(name, entry, platform, catalog, options))
+    return phases
+
+
+def _helm_phase(name: str, entry: ComponentEntry, comp: HelmComponent) -> HelmPhase:
+    helm = entry.helm
+    assert helm is not None
+    chart = ChartRef(name=helm.chart, version=comp.version or helm.version, repo=helm.repo)
+    return HelmPhase(name=name, title=entry.title, chart=chart, release=helm.release, namespace=helm.namespace,
+                     values=dict(comp.values), needs=tuple(entry.needs), enabled=comp.enabled, gates=list(entry.gates))
+
+
+def _manifest_phase(name: str, entry: ComponentEntry, platform: Platform, catalog: Catalog,
+                    options: BuildOptions) -> ManifestPhase:
+    spec = entry.manifests
+    assert spec is not None
+    comp = platform.components.get(name)
+    settings: dict[str, object] = {}
+    paths = list(spec.paths)
+    if isinstance(comp, KubeflowComponent):
+        settings["apps"] = list(comp.apps)
+        paths += [p for app in spec.apps if app in comp.apps for p in spec.apps[app]]
+    if isinstance(comp, KServeComponent):
+        settings["deploymentMode"] = comp.deployment_mode
+        if comp.deployment_mode == "Serverless":
+            paths = list(spec.serverless_paths) + paths
+    if options.kind_cluster:
+        paths = [spec.kind_paths.get(p, p) for p in paths]
+        settings["kind"] = True
+    source = catalog.sources[spec.source]
+    tree = UpstreamTree(spec.source, source.version, source.commit, source.archive, tuple(paths),
+                        root=options.manifests_root)
+    return ManifestPhase(name=name, title=entry.title, source=tree, version=entry.default_version,
+                         needs=tuple(entry.needs), enabled=comp.enabled, gates=list(entry.gates), settings=settings)

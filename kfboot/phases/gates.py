@@ -1,0 +1,67 @@
+"""Component readiness beyond workloads, declared as data in the catalog (see catalog.Gate)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kfboot.config.catalog import ConditionGate, Gate
+from kfboot.engine.phase import PhaseContext, Problem
+from kfboot.k8s import readiness as rd
+from kfboot.k8s.refs import ObjectRef
+
+
+def _field(obj: dict[str, Any], dotted: str) -> Any:
+    node: Any = obj
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def condition_check(gate: ConditionGate):  # type: ignore[no-untyped-def]
+    def check(obj: dict[str, Any]) -> rd.Readiness:
+        if gate.type:
+            return rd.condition_true(obj, gate.type)
+        value = _field(obj, gate.field or "status.state")
+        if str(value) == gate.equals:
+            return rd.READY
+        return rd.Readiness(False, f"{gate.field} is {value!r}, want {gate.equals!r}")
+
+    return check
+
+
+def _ref(gate: ConditionGate) -> ObjectRef:
+    return ObjectRef(gate.api_version, gate.kind, gate.name, gate.namespace)
+
+
+def wait_gates(ctx: PhaseContext, gates: list[Gate]) -> None:
+    waiter = ctx.waiter()
+    for gate in gates:
+        if gate.endpoints:
+            waiter.service_endpoints(gate.endpoints.namespace, gate.endpoints.name, ctx.deadline)
+        if gate.condition:
+            waiter.object_ready(_ref(gate.condition), ctx.deadline, condition_check(gate.condition))
+
+
+def check_gates(ctx: PhaseContext, gates: list[Gate]) -> list[Problem]:
+    kube = ctx.require_kube()
+    problems = []
+    for gate in gates:
+        if gate.endpoints:
+            e = gate.endpoints
+            slices = kube.list("discovery.k8s.io/v1", "EndpointSlice", e.namespace,
+                               label_selector=f"kubernetes.io/service-name={e.name}")
+            state = rd.endpoints_ready(slices)
+            if not state.ready:
+                problems.append(Problem(f"Service {e.namespace}/{e.name}", state.detail))
+        if gate.condition:
+            from kfboot.k8s.client import NotFound
+
+            ref = _ref(gate.condition)
+            try:
+                obj = kube.get_ref(ref)
+            except NotFound:
+                obj = None
+            state = rd.Readiness(False, "missing") if obj is None else condition_check(gate.condition)(obj)
+            if not state.ready:
+                problems.append(Problem(str(ref), state.detail))
+    return problems

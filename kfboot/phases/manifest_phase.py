@@ -1,0 +1,82 @@
+"""A phase that server-side applies rendered manifests in dependency waves and prunes leftovers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from kfboot.config.catalog import Gate
+from kfboot.engine.phase import PhaseContext, Problem
+from kfboot.k8s.refs import ObjectRef
+from kfboot.phases.gates import check_gates, wait_gates
+from kfboot.phases.inventory import check_inventory, wait_inventory
+from kfboot.phases.sources import ManifestSource
+
+
+@dataclass
+class ManifestPhase:
+    name: str
+    title: str
+    source: ManifestSource
+    version: str
+    needs: tuple[str, ...] = ()
+    enabled: bool = True
+    gates: list[Gate] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)  # component choices that change the render
+
+    def digest(self) -> str:
+        payload = json.dumps({"source": self.source.fingerprint(), "version": self.version,
+                              "settings": self.settings}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def describe(self) -> list[str]:
+        return [f"server-side apply {self.source.describe()}"] + [f"then wait for {_gate_text(g)}" for g in self.gates]
+
+    def check(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[Problem]:
+        return check_inventory(ctx, inventory) + check_gates(ctx, self.gates)
+
+    def apply(self, ctx: PhaseContext) -> list[ObjectRef]:
+        from kfboot.k8s.apply import Applier, delete_objects
+
+        objects = self.source.render()
+        kube = ctx.require_kube()
+        applier = Applier(kube, ctx.waiter(), parallel=ctx.parallel, dry_run=ctx.dry_run, progress=ctx.progress)
+        result = applier.apply(objects, ctx.deadline)
+        for ref, why in result.unchecked:
+            ctx.progress(f"dry run: {ref} not checked by the server ({why})")
+        inventory = sorted(set(result.applied))
+        if ctx.record is not None and not ctx.dry_run:
+            gone = sorted(set(ctx.record.inventory) - set(inventory))
+            if not ctx.purge_crds:
+                gone = [r for r in gone if r.kind != "CustomResourceDefinition"]
+            if gone:
+                ctx.progress(f"pruning {len(gone)} objects that left the manifests")
+                stuck = delete_objects(kube, ctx.waiter(), gone, ctx.deadline, parallel=ctx.parallel,
+                                       progress=ctx.progress)
+                for line in stuck:
+                    ctx.progress(line)
+        return inventory
+
+    def wait(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> None:
+        wait_inventory(ctx, inventory)
+        wait_gates(ctx, self.gates)
+
+    def uninstall(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[str]:
+        from kfboot.k8s.apply import delete_objects
+
+        refs = [r for r in inventory if ctx.purge_crds or r.kind != "CustomResourceDefinition"]
+        return delete_objects(ctx.require_kube(), ctx.waiter(), refs, ctx.deadline, parallel=ctx.parallel,
+                              progress=ctx.progress)
+
+
+def _gate_text(gate: Gate) -> str:
+    if gate.endpoints:
+        return f"endpoints of Service {gate.endpoints.namespace}/{gate.endpoints.name}"
+    if gate.condition:
+        c = gate.condition
+        where = f"{c.namespace}/" if c.namespace else ""
+        want = f"{c.type}=True" if c.type else f"{c.field}={c.equals}"
+        return f"{c.kind} {where}{c.name} {want}"
+    return "nothing"
