@@ -23,7 +23,7 @@ class GlobalOptions:
     output: OutputFormat = OutputFormat.text
     verbose: int = 0
     yes: bool = False
-    timeout: float = 600.0
+    timeout: float | None = None
 
     @property
     def json(self) -> bool:

@@ -1,0 +1,293 @@
+"""kfboot's command line. Heavy modules (kubernetes, pyhelm3, jinja2, pydantic) load inside commands."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from kfboot import __version__
+from kfboot.cli.context import GlobalOptions, OutputFormat, get_options, print_json, stderr_console
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="kfboot",
+    help=(
+        "Bring a Kubernetes cluster from empty to a working AI/ML platform: NVIDIA GPU Operator, "
+        "cert-manager, Istio, Dex + oauth2-proxy, Kubeflow, KubeRay and KServe, installed as ordered, "
+        "idempotent phases.\n\n"
+        "Start with `kfboot plan --offline` (no cluster needed), then `kfboot install --context NAME`."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+FileOption = typer.Option(None, "--file", "-f", help="Platform config (kfboot.yaml); default: the embedded default platform.",
+                          exists=False, dir_okay=False)
+ManifestsOption = typer.Option(None, "--manifests", help="Local kubeflow/manifests checkout (pinned tag) instead of downloading it.",
+                               file_okay=False)
+
+
+def handles_errors(fn: F) -> F:
+    """Print KfbootErrors as `error: … / hint: …` with their exit code; never a traceback for user errors."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from kfboot.errors import EXIT_INTERRUPTED, KfbootError
+
+        try:
+            return fn(*args, **kwargs)
+        except KfbootError as exc:
+            _report_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _report_error(exc: Any) -> None:
+    opts = get_options(typer.get_current_context(silent=True))
+    if opts.json:
+        print_json({"event": "error", "message": exc.message, "hint": exc.hint, "exitCode": exc.exit_code})
+    console = stderr_console()
+    for i, line in enumerate(exc.message.splitlines() or [""]):
+        console.print(("[red]error:[/] " if i == 0 else "  ") + line, markup=True, highlight=False)
+    if exc.hint:
+        console.print(f"[dim]hint:[/] {exc.hint}")
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    kubeconfig: Path = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG", help="Path to the kubeconfig file."),
+    context: str = typer.Option(None, "--context", help="Kubeconfig context (cluster) to use."),
+    output: OutputFormat = typer.Option(OutputFormat.text, "--output", "-o",
+                                        help="text for humans (stderr), json for machines (NDJSON on stdout)."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More detail (repeat for more)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Change the cluster without asking for confirmation."),
+    timeout: float = typer.Option(None, "--timeout", min=1, help="Seconds each phase may take to become ready."),
+) -> None:
+    kubeconfig_path = None
+    if kubeconfig:
+        first = str(kubeconfig).split(":")[0]  # KUBECONFIG may be a list; the client reads the first
+        kubeconfig_path = Path(first)
+    ctx.obj = GlobalOptions(kubeconfig_path, context, output, verbose, yes, timeout)
+
+
+# -- shared helpers ----------------------------------------------------------------------------------
+def _load(file: Path | None) -> Any:
+    from kfboot.config.platform import load_platform
+
+    return load_platform(file)
+
+
+def _connect(opts: GlobalOptions) -> Any:
+    from kfboot.k8s.client import Kube
+
+    return Kube.connect(opts.kubeconfig, opts.context)
+
+
+def _phases(platform: Any, kube: Any, manifests: Path | None) -> list[Any]:
+    from kfboot.phases.build import BuildOptions, build_phases
+
+    is_kind = bool(kube is not None and kube.target.is_kind)
+    return build_phases(platform, BuildOptions(kind_cluster=is_kind, manifests_root=manifests))
+
+
+def _runner(opts: GlobalOptions, platform: Any, phases: list[Any], kube: Any, reporter: Any,
+            parallel: int | None = None, purge_crds: bool = False) -> Any:
+    from kfboot.engine.lock import LeaseLock
+    from kfboot.engine.runner import Runner
+    from kfboot.engine.state import STATE_NAMESPACE, ConfigMapStateStore, MemoryStateStore
+    from kfboot.helm import Helm
+
+    store = ConfigMapStateStore(kube) if kube is not None else MemoryStateStore()
+    return Runner(
+        phases,
+        kube=kube,
+        store=store,
+        emit=reporter,
+        parallel=parallel or platform.install.parallel,
+        timeout=opts.timeout or platform.install.timeout,
+        lock_factory=(lambda: LeaseLock(kube, STATE_NAMESPACE, warn=reporter.warn)) if kube is not None else None,
+        services={"helm_factory": lambda: Helm(opts.kubeconfig, opts.context)},
+        purge_crds=purge_crds,
+    )
+
+
+def _confirm(opts: GlobalOptions, kube: Any, what: str) -> None:
+    """Show the target; require --yes (or a typed yes) unless it is a kind cluster."""
+    from kfboot.errors import UsageError
+
+    target = kube.target
+    if not opts.json:
+        stderr_console().print(f"target: context [bold]{target.context}[/], API server {target.server}")
+    if opts.yes or target.is_kind:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"refusing to {what} context {target.context} without confirmation",
+                         hint="pass --yes to confirm (kind-* contexts need no confirmation)")
+    if not typer.confirm(f"{what.capitalize()} context {target.context} ({target.server})?", err=True):
+        raise typer.Exit(1)
+
+
+def _finish(opts: GlobalOptions, summary: Any) -> None:
+    from kfboot.cli.ui import print_summary
+
+    print_summary(opts, summary)
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
+
+
+# -- commands ----------------------------------------------------------------------------------------
+@app.command()
+@handles_errors
+def plan(
+    ctx: typer.Context,
+    file: Path = FileOption,
+    offline: bool = typer.Option(False, "--offline", help="Do not contact a cluster: show the phase graph and what install would do."),
+    manifests: Path = ManifestsOption,
+) -> None:
+    """Show the phase graph, pinned versions and what `install` would do (and why). Changes nothing."""
+    from kfboot.cli.plan_view import show_plan
+
+    opts = get_options(ctx)
+    platform = _load(file)
+    kube = None if offline else _connect(opts)
+    phases = _phases(platform, kube, manifests)
+    runner = _runner(opts, platform, phases, kube, lambda _e: None)
+    planned = runner.plan(offline=offline)
+    show_plan(opts, runner, planned, kube)
+
+
+@app.command()
+@handles_errors
+def install(
+    ctx: typer.Context,
+    file: Path = FileOption,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Plan, then validate with server-side dry run; change nothing."),
+    parallel: int = typer.Option(None, "--parallel", min=1, max=32, help="Phases to run at once (default: config, 4)."),
+    manifests: Path = ManifestsOption,
+) -> None:
+    """Install or upgrade every enabled phase, in dependency order; re-running converges, never duplicates.
+
+    Only phases whose config changed, that failed or were interrupted, or whose objects drifted are
+    touched. Progress is recorded in ConfigMap kfboot-system/kfboot-state; a Lease prevents two runs.
+    """
+    from kfboot.cli.ui import Reporter
+
+    opts = get_options(ctx)
+    platform = _load(file)
+    kube = _connect(opts)
+    phases = _phases(platform, kube, manifests)
+    if not dry_run:
+        _confirm(opts, kube, "install into")
+    with Reporter(opts, [(p.name, p.title) for p in phases]) as reporter:
+        runner = _runner(opts, platform, phases, kube, reporter, parallel)
+        summary = runner.install(dry_run=dry_run)
+    _finish(opts, summary)
+
+
+@app.command()
+@handles_errors
+def status(ctx: typer.Context, file: Path = FileOption, manifests: Path = ManifestsOption) -> None:
+    """What is installed (from the recorded state) and whether it is still ready (live check)."""
+    from kfboot.cli.plan_view import show_status
+
+    opts = get_options(ctx)
+    platform = _load(file)
+    kube = _connect(opts)
+    phases = _phases(platform, kube, manifests)
+    runner = _runner(opts, platform, phases, kube, lambda _e: None)
+    show_status(opts, runner, runner.plan(), runner.store.load())
+
+
+@app.command()
+@handles_errors
+def uninstall(
+    ctx: typer.Context,
+    phases_to_remove: list[str] = typer.Argument(None, metavar="[PHASE]...", help="Phases to remove (default: all)."),
+    file: Path = FileOption,
+    purge_crds: bool = typer.Option(False, "--purge-crds", help="Also delete CRDs (and every custom resource of them)."),
+    manifests: Path = ManifestsOption,
+) -> None:
+    """Remove installed phases in reverse dependency order and wait until their objects are gone."""
+    from kfboot.cli.ui import Reporter
+
+    opts = get_options(ctx)
+    platform = _load(file)
+    kube = _connect(opts)
+    phases = _phases(platform, kube, manifests)
+    _confirm(opts, kube, "uninstall from")
+    with Reporter(opts, [(p.name, p.title) for p in reversed(phases)]) as reporter:
+        runner = _runner(opts, platform, phases, kube, reporter, purge_crds=purge_crds)
+        summary = runner.uninstall(phases_to_remove or None)
+    _finish(opts, summary)
+
+
+@app.command()
+@handles_errors
+def init(
+    path: Path = typer.Argument(Path("kfboot.yaml"), help="Where to write the starter config."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a commented starter kfboot.yaml (all components, pinned versions, GPU sharing examples)."""
+    from kfboot.config.starter import starter_config
+    from kfboot.errors import UsageError
+
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists", hint="pass --force to overwrite it")
+    path.write_text(starter_config(), encoding="utf-8")
+    stderr_console().print(f"wrote {path}; check it with `kfboot plan --offline -f {path}`")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of kfboot.yaml (for editors: yaml-language-server, VS Code)."""
+    import json
+
+    from kfboot.config.platform import platform_schema
+
+    sys.stdout.write(json.dumps(platform_schema(), indent=2) + "\n")
+
+
+@app.command()
+def version(ctx: typer.Context) -> None:
+    """Print kfboot's version and the pinned component versions."""
+    from kfboot.config.catalog import load_catalog
+
+    opts = get_options(ctx)
+    catalog = load_catalog()
+    pins = {name: entry.default_version for name, entry in catalog.components.items()}
+    src = catalog.sources["kubeflow-manifests"]
+    if opts.json:
+        print_json({"kfboot": __version__, "components": pins, "kubeflowManifests": src.model_dump()})
+        return
+    sys.stdout.write(f"kfboot {__version__}\nkubeflow/manifests {src.version} ({src.commit})\n")
+    for name, ver in pins.items():
+        sys.stdout.write(f"  {name:<14} {ver}\n")
+
+
+def _register_gpu_commands() -> None:
+    try:
+        from kfboot.cli.gpu_commands import profiles_app, render_app
+    except ImportError:  # the GPU commands are optional at import time only during development
+        return
+    app.add_typer(profiles_app, name="profiles")
+    app.add_typer(render_app, name="render")
+
+
+_register_gpu_commands()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,137 @@
+"""Turning engine events into output: a live table on a terminal, plain lines in CI, NDJSON for machines."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+from kfboot.cli.context import GlobalOptions, interactive_stderr, print_json
+
+ICONS = {"ready": "✔", "up-to-date": "✔", "removed": "✔", "dry-run": "•", "skipped": "–", "failed": "✘",
+         "timed-out": "⏱", "cancelled": "⊘", "interrupted": "✘", "pending": "·", "applying": "…",
+         "waiting": "…", "removing": "…"}
+STYLES = {"ready": "green", "up-to-date": "green", "removed": "green", "failed": "red", "timed-out": "red",
+          "cancelled": "yellow", "interrupted": "red", "skipped": "dim", "dry-run": "cyan"}
+
+
+class Reporter:
+    """Receives engine events (from worker threads) and renders them for the chosen audience."""
+
+    def __init__(self, options: GlobalOptions, phases: list[tuple[str, str]]) -> None:
+        self.options = options
+        self.rows: dict[str, dict[str, Any]] = {
+            name: {"title": title, "state": "pending", "message": "", "started": None, "elapsed": 0.0}
+            for name, title in phases
+        }
+        self.lock = threading.Lock()
+        self.live: Any = None
+        self.console: Any = None
+        self.mode = "json" if options.json else ("live" if interactive_stderr() else "plain")
+        self.t0 = time.monotonic()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> Reporter:
+        if self.mode == "live":
+            from rich.console import Console
+            from rich.live import Live
+
+            self.console = Console(stderr=True)
+            self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=False)
+            self.live.__enter__()
+            threading.Thread(target=self._tick, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.update(self._table())
+            self.live.__exit__(None, None, None)
+            self.live = None
+
+    def _tick(self) -> None:
+        while self.live is not None:
+            with self.lock:
+                if self.live is not None:
+                    self.live.update(self._table())
+            time.sleep(0.25)
+
+    # -- events ---------------------------------------------------------------------------------
+    def __call__(self, event: Any) -> None:
+        with self.lock:
+            if self.mode == "json":
+                print_json(event.to_dict())
+                return
+            row = self.rows.get(event.phase or "")
+            if event.kind == "phase" and row is not None:
+                if row["started"] is None:
+                    row["started"] = time.monotonic()
+                row["state"], row["message"] = event.state, event.message or row["message"]
+                if event.elapsed is not None:
+                    row["elapsed"] = event.elapsed
+                if self.mode == "plain":
+                    self._line(f"{event.phase:<14} {event.state:<11} {event.message}", event.elapsed)
+            elif event.kind == "progress" and row is not None:
+                row["message"] = event.message
+                if self.mode == "plain" and self.options.verbose:
+                    self._line(f"{event.phase:<14} {'':<11} {event.message}", None)
+            elif event.kind == "warning":
+                self._warn(event.message)
+
+    def warn(self, message: str) -> None:
+        with self.lock:
+            if self.mode == "json":
+                print_json({"event": "warning", "message": message, "time": round(time.time(), 3)})
+            else:
+                self._warn(message)
+
+    def _warn(self, message: str) -> None:
+        if self.live is not None:
+            self.live.console.print(f"[yellow]warning:[/] {message}")
+        else:
+            sys.stderr.write(f"warning: {message}\n")
+
+    def _line(self, text: str, elapsed: float | None) -> None:
+        stamp = f"{time.monotonic() - self.t0:7.1f}s"
+        sys.stderr.write(f"[{stamp}] {text}" + (f" ({elapsed:.1f}s)" if elapsed else "") + "\n")
+        sys.stderr.flush()
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        table = Table(show_edge=False, box=None, pad_edge=False)
+        for col in ("", "phase", "state", "elapsed", "message"):
+            table.add_column(col, no_wrap=col != "message", overflow="fold")
+        now = time.monotonic()
+        for name, row in self.rows.items():
+            state = row["state"]
+            elapsed = row["elapsed"]
+            if state in ("applying", "waiting", "removing") and row["started"] is not None:
+                elapsed = now - row["started"]
+            style = STYLES.get(state, "")
+            table.add_row(ICONS.get(state, " "), name, f"[{style}]{state}[/]" if style else state,
+                          f"{elapsed:.1f}s" if elapsed else "", row["message"][:160])
+        return table
+
+
+def print_summary(options: GlobalOptions, summary: Any) -> None:
+    """The final word: JSON object on stdout, or a per-phase recap on stderr."""
+    if options.json:
+        print_json(summary.to_dict())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True, highlight=False)
+    table = Table(title=f"kfboot {summary.operation}", show_edge=False, box=None)
+    for col in ("", "phase", "outcome", "action", "duration", "detail"):
+        table.add_column(col, overflow="fold")
+    for o in summary.outcomes:
+        style = STYLES.get(o.state, "")
+        table.add_row(ICONS.get(o.state, " "), o.phase, f"[{style}]{o.state}[/]" if style else o.state,
+                      o.action, f"{o.duration:.1f}s" if o.duration else "", o.message or o.reason)
+    console.print(table)
+    verdict = "[green]done[/]" if summary.ok else f"[red]failed[/] (exit {summary.exit_code})"
+    extra = f" — {summary.message}" if summary.message else ""
+    console.print(f"{verdict} in {summary.elapsed:.1f}s; {summary.requests} API requests, "
+                  f"{summary.writes} writes{extra}")
