@@ -84,7 +84,7 @@ class Runner:
         )
 
     # -- planning -------------------------------------------------------------------------------
-    def plan(self, *, offline: bool = False) -> list[PlannedPhase]:
+    def plan(self, *, offline: bool = False, announce: bool = True) -> list[PlannedPhase]:
         """Read-only: what install would do for every phase, and why."""
         records = {} if offline else self.store.load()
 
@@ -101,7 +101,7 @@ class Runner:
 
         with ThreadPoolExecutor(max_workers=self.parallel * 2, thread_name_prefix="plan") as pool:
             planned = list(pool.map(one, self.order))
-        for item in planned:
+        for item in planned if announce else []:
             self.emit(ev.Event("plan", item.phase.name, message=item.action.reason, data={
                 **item.action.to_dict(), "version": item.phase.version, "needs": list(item.phase.needs),
                 "title": item.phase.title}))
@@ -110,10 +110,14 @@ class Runner:
     # -- install --------------------------------------------------------------------------------
     def install(self, *, dry_run: bool = False) -> ev.RunSummary:
         started = time.monotonic()
-        planned = self.plan()
+        locking = self.lock_factory is not None and not dry_run
+        planned = self.plan(announce=not locking)  # announced below, once re-planned under the lock
         todo = {p.phase.name for p in planned if p.action.kind.changes}
         outcomes = {p.phase.name: self._initial_outcome(p) for p in planned}
         if not todo:
+            if locking:
+                self.plan()
+
             return self._summary("install", outcomes, started, "nothing to do: every phase is up to date")
         if dry_run:
             for name in self.order:

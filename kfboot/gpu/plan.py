@@ -37,8 +37,6 @@ class Problem:
         for part in self.path:
             if isinstance(part, int):
                 out += f"[{part}]"
-            elif out.endswith("geometry"):
-                out += f'["{part}"]'
             else:
                 out += ("." if out else "") + str(part)
         return f"{out}: {self.message}"

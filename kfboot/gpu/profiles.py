@@ -139,3 +139,17 @@ def _alias_clashes(profiles: ProfileSet) -> list[str]:
                     f"{profiles.sources[name]}: alias {alias!r} of {name} is already a name or alias of {other}"
                 )
     return problems
+
+
+def profile_problems(profile: HardwareProfile) -> list[str]:
+    """Self-consistency of a MIG table: every named config built from it must place on the GPU."""
+    if profile.mig is None:
+        return []
+    from kfboot.gpu.mig import check_geometry, named_configs
+
+    problems = []
+    for name, geometry in named_configs(profile.mig).items():
+        if geometry:
+            check = check_geometry(geometry, profile.mig, profile.name)
+            problems.extend(f"mig: {name}: {msg}" for msg in check.problems)
+    return problems

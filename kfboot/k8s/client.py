@@ -116,7 +116,7 @@ class Kube:
         if params:
             url += "?" + urlencode(params)
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        payload = None if body is None else (body if isinstance(body, (str, bytes)) else json.dumps(body))
+        payload = body  # dicts are JSON-encoded by the REST layer; str/bytes go out as they are
         write = method != "GET"
 
         def once() -> Any:
