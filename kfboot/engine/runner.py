@@ -101,11 +101,15 @@ class Runner:
 
         with ThreadPoolExecutor(max_workers=self.parallel * 2, thread_name_prefix="plan") as pool:
             planned = list(pool.map(one, self.order))
-        for item in planned if announce else []:
+        if announce:
+            self._announce(planned)
+        return planned
+
+    def _announce(self, planned: list[PlannedPhase]) -> None:
+        for item in planned:
             self.emit(ev.Event("plan", item.phase.name, message=item.action.reason, data={
                 **item.action.to_dict(), "version": item.phase.version, "needs": list(item.phase.needs),
                 "title": item.phase.title}))
-        return planned
 
     # -- install --------------------------------------------------------------------------------
     def install(self, *, dry_run: bool = False) -> ev.RunSummary:
@@ -116,7 +120,7 @@ class Runner:
         outcomes = {p.phase.name: self._initial_outcome(p) for p in planned}
         if not todo:
             if locking:
-                self.plan()
+                self._announce(planned)
 
             return self._summary("install", outcomes, started, "nothing to do: every phase is up to date")
         if dry_run:
