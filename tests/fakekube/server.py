@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from . import discovery
+from . import discovery, protobuf
 from .api import WriteOptions
 from .errors import ApiError, bad_request, status_body
 from .faults import WRITE_VERBS
@@ -249,9 +249,17 @@ class Handler(BaseHTTPRequestHandler):
         manager = query.get("fieldManager") or self._default_manager()
         opts = WriteOptions(manager=manager, dry_run=dry_run, force=query.get("force") == "true",
                             subresource=rp.subresource if rp.subresource == "status" else "")
-        if (ctype and "protobuf" in ctype) or "cbor" in ctype.split(";")[0]:
+        if "cbor" in ctype.split(";")[0]:
             raise ApiError(415, f"the body of the request was in an unsupported media type: {ctype}",
                            "UnsupportedMediaType")
+        if "protobuf" in ctype and body:
+            if method == "DELETE":
+                body = json.dumps(protobuf.decode(body, "DeleteOptions")).encode()
+            elif method in ("POST", "PUT"):
+                body = json.dumps(protobuf.decode(body, rp.rt.kind)).encode()
+            else:
+                raise ApiError(415, f"the body of the request was in an unsupported media type: {ctype}",
+                               "UnsupportedMediaType")
         if method == "GET" and rp.name is None:
             if query.get("watch") in ("true", "1"):
                 return self._watch(rp, query)
