@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from kfboot.gpu.mig import Geometry, format_geometry
+from kfboot.gpu.mig import Geometry, format_geometry, slot_ranges
 from kfboot.gpu.plan import MIG_DISABLED_CONFIG, GpuPlan, PoolPlan
 
 MIG_PARTED_CONFIGMAP = "kfboot-mig-parted-config"
@@ -27,7 +27,15 @@ def to_yaml(data: Any) -> str:
     """Block-style YAML, keys in insertion order (what users read and what ConfigMaps carry)."""
     import yaml
 
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        style = "|" if "\n" in value else None  # embedded configs stay readable in ConfigMaps
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    _Dumper.add_representer(str, _str)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
 # --- mig-parted ------------------------------------------------------------------------------
@@ -213,8 +221,12 @@ def _sharing_text(pool: PoolPlan) -> str:
         if pool.named_config:
             parts.append(pool.named_config)
         else:
-            distinct = {format_geometry(g) if g is not None else "disabled" for g in pool.geometries or []}
-            parts.append(distinct.pop() if len(distinct) == 1 else "custom geometry")
+            groups = _groups(pool.geometries or [])
+            texts = [format_geometry(g) if g is not None else "MIG disabled" for _, g in groups]
+            if len(groups) == 1:
+                parts.append(texts[0])
+            else:
+                parts.append("; ".join(f"GPU {slot_ranges(idx)}: {t}" for (idx, _), t in zip(groups, texts)))
         if pool.strategy == "single":
             parts.append("single strategy")
     if pool.time_slicing is not None:
@@ -260,7 +272,7 @@ class CapacityReport:
 
     def lines(self) -> list[str]:
         out = [f"{p.pool}: {p.sentence()}" for p in self.pools]
-        if len(self.pools) > 1 or self.uncounted:
+        if len(self.pools) > 1:
             counted = [p for p in self.pools if p.nodes is not None]
             shared = {r for p in counted for r in p.shared}
             exclusive = {r for p in counted for r in p.per_node if r not in p.shared}
