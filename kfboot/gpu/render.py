@@ -226,7 +226,9 @@ def _sharing_text(pool: PoolPlan) -> str:
             if len(groups) == 1:
                 parts.append(texts[0])
             else:
-                parts.append("; ".join(f"GPU {slot_ranges(idx)}: {t}" for (idx, _), t in zip(groups, texts)))
+                parts.append(
+                    "; ".join(f"GPU {slot_ranges(idx)}: {t}" for (idx, _), t in zip(groups, texts, strict=True))
+                )
         if pool.strategy == "single":
             parts.append("single strategy")
     if pool.time_slicing is not None:
