@@ -54,7 +54,7 @@ def call_with_retries(
     from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
     from tenacity.wait import wait_exponential_jitter
 
-    backoff = wait_exponential_jitter(initial=initial, max=cap, jitter=initial)
+    backoff = wait_exponential_jitter(multiplier=initial, max=cap, jitter=initial)
 
     def wait(state) -> float:  # type: ignore[no-untyped-def]
         exc = state.outcome.exception() if state.outcome else None

@@ -1,0 +1,41 @@
+"""Building kfboot's real engine against the fake API server (shared by integration tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kfboot.engine.lock import LeaseLock
+from kfboot.engine.runner import Runner
+from kfboot.engine.state import STATE_NAMESPACE, ConfigMapStateStore
+from kfboot.k8s.client import Kube
+from kfboot.phases.manifest_phase import ManifestPhase
+from kfboot.phases.sources import LocalManifests
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PHASES = FIXTURES / "phases"
+
+
+def connect(fk: Any, tmp_path: Path, context: str = "kind-fake") -> Kube:
+    return Kube.connect(fk.write_kubeconfig(tmp_path / "kubeconfig", context=context), context)
+
+
+def local_phases(operator_dir: Path = PHASES / "operator", app_dir: Path = PHASES / "app") -> list[ManifestPhase]:
+    """Two small phases: an operator (namespace, CRD, RBAC, controller, webhook, CR) and an app needing it."""
+    return [
+        ManifestPhase("operator", "Widget operator", LocalManifests((operator_dir,)), "1.0"),
+        ManifestPhase("app", "Widget app", LocalManifests((app_dir,)), "1.0", needs=("operator",)),
+    ]
+
+
+def runner(kube: Kube, phases: list[Any], events: list[Any] | None = None, **kwargs: Any) -> Runner:
+    sink = events.append if events is not None else None
+    warnings = kwargs.pop("warnings", None)
+    return Runner(
+        phases,
+        kube=kube,
+        store=ConfigMapStateStore(kube),
+        emit=sink,
+        lock_factory=lambda: LeaseLock(kube, STATE_NAMESPACE, warn=(warnings.append if warnings is not None else None)),
+        **kwargs,
+    )
