@@ -27,13 +27,27 @@ def layers(needs: Mapping[str, Iterable[str]]) -> list[list[str]]:
     while remaining:
         layer = sorted(n for n, deps in remaining.items() if deps <= done)
         if not layer:
-            cycle = " → ".join(sorted(remaining))
-            raise ConfigError([f"phases depend on each other in a cycle: {cycle}"])
+            raise ConfigError([_stuck(remaining, done)])
         out.append(layer)
         done.update(layer)
         for n in layer:
             del remaining[n]
     return out
+
+
+def _stuck(remaining: dict[str, set[str]], done: set[str]) -> str:
+    """Why no phase of `remaining` can run: the cycle itself (a → b → a), not what merely waits on it."""
+    path: list[str] = []
+    node = min(remaining)
+    while node not in path:
+        path.append(node)
+        inside = sorted(d for d in remaining[node] if d in remaining)
+        if not inside:
+            unknown = sorted(remaining[node] - done)
+            return f"phase {node} needs unknown phase {', '.join(unknown)}"
+        node = inside[0]
+    cycle = [*path[path.index(node):], node]
+    return f"phases depend on each other in a cycle: {' → '.join(cycle)}"
 
 
 def topological(needs: Mapping[str, Iterable[str]]) -> list[str]:
