@@ -45,7 +45,7 @@ def handles_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except KfbootError as exc:
-            _report_error(exc)
+            _report_error(get_options(kwargs.get("ctx")), exc)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
@@ -54,8 +54,7 @@ def handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _report_error(exc: Any) -> None:
-    opts = get_options(typer.get_current_context(silent=True))
+def _report_error(opts: GlobalOptions, exc: Any) -> None:
     if opts.json:
         print_json({"event": "error", "message": exc.message, "hint": exc.hint, "exitCode": exc.exit_code})
     console = stderr_console()
