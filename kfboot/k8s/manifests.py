@@ -47,16 +47,23 @@ def parse_manifests(text: str, source: str = "<manifests>") -> list[dict[str, An
     for index, doc in enumerate(docs):
         if doc is None:
             continue
-        if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
-            raise ConfigError([f"{source}: document {index + 1} is not a Kubernetes object (needs apiVersion and kind)"])
+        where = f"{source}: document {index + 1}"
+        _check_object(doc, where)
         if doc["kind"].endswith("List") and isinstance(doc.get("items"), list):
-            objects.extend(doc["items"])
+            for item_index, item in enumerate(doc["items"]):
+                _check_object(item, f"{where} item {item_index + 1}")
+                objects.append(item)
         else:
             objects.append(doc)
     for obj in objects:
         if not (obj.get("metadata") or {}).get("name"):
             raise ConfigError([f"{source}: a {obj.get('kind')} has no metadata.name"])
     return objects
+
+
+def _check_object(doc: Any, where: str) -> None:
+    if not (isinstance(doc, dict) and isinstance(doc.get("kind"), str) and isinstance(doc.get("apiVersion"), str)):
+        raise ConfigError([f"{where} is not a Kubernetes object (needs apiVersion and kind)"])
 
 
 def group_of(obj: dict[str, Any]) -> str:
