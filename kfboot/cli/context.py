@@ -56,4 +56,4 @@ def stderr_console() -> Any:
     """The rich console for humans; always stderr so stdout stays clean for data."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)

@@ -101,6 +101,8 @@ def format_errors(doc: Located, error: ValidationError) -> list[str]:
         loc = tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).endswith("]"))
         line, col = doc.position(loc)
         msg = err["msg"]
+        if err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")  # our own validators' words, without pydantic's tag
         if err["type"] == "extra_forbidden":
             msg = "unknown key (not allowed here; check spelling or `kfboot schema`)"
         elif err["type"] == "missing":
