@@ -392,8 +392,8 @@ class Api:
         self, rt: ResourceType, ns: str, name: str, body: bytes, opts: WriteOptions
     ) -> tuple[dict[str, Any], bool]:
         if not opts.manager:
-            raise invalid("meta.k8s.io", "PatchOptions", "", "Required value: is required for apply patch",
-                          "fieldManager")
+            raise bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
+                              "is required for apply patch")
         try:
             applied = yaml.safe_load(body.decode("utf-8")) if body else None
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -489,7 +489,7 @@ class Api:
             return self._for_version(rt, deleted or current)
 
     def _orphan(self, uid: str) -> None:
-        for key in self.store.keys():
+        for key in self.store.kinds():
             for obj in self.store.list(key):
                 refs = obj["metadata"].get("ownerReferences") or []
                 if any(r.get("uid") == uid for r in refs):

@@ -9,6 +9,7 @@ replace pods), unless its workload is held with ``hold_unready``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -47,6 +48,7 @@ class Controllers:
         self._poke = threading.Event()
         self._hooked: set[str] = set()
         self._next_due: float | None = None
+        self._ns_deleting_since: dict[str, float] = {}
 
     # ------------------------------------------------------------------ loop
     def start(self) -> None:
@@ -109,26 +111,20 @@ class Controllers:
         new = copy.deepcopy(obj)
         new["status"] = status
         new["metadata"].pop("resourceVersion", None)
-        try:
+        with contextlib.suppress(ApiError):
             self.api.replace(rt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], new,
                              WriteOptions(manager=CONTROLLER_MANAGER, subresource="status"))
-        except ApiError:
-            pass
 
     def _create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
-        try:
+        with contextlib.suppress(ApiError):
             self.api.create(rt, obj["metadata"].get("namespace", ""), obj, WriteOptions(manager=CONTROLLER_MANAGER))
-        except ApiError:
-            pass
 
     def _delete(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         md = obj["metadata"]
         if md.get("deletionTimestamp"):
             return
-        try:
+        with contextlib.suppress(ApiError):
             self.api.delete(rt, md.get("namespace", ""), md["name"], None)
-        except ApiError:
-            pass
 
     def _held(self, kind: str, obj: dict[str, Any]) -> bool:
         md = obj["metadata"]
@@ -226,16 +222,18 @@ class Controllers:
             new = copy.deepcopy(crd)
             new["metadata"]["finalizers"] = fins
             new["metadata"].pop("resourceVersion", None)
-            try:
+            with contextlib.suppress(ApiError):
                 self.api.replace(crd_rt, "", crd["metadata"]["name"], new, WriteOptions(manager=CONTROLLER_MANAGER))
-            except ApiError:
-                pass
 
     # ------------------------------------------------------------------ namespaces
     def namespaces(self) -> None:
         ns_rt = self.rt("v1", "Namespace")
         for ns in self._list("v1", "Namespace"):
             if not ns["metadata"].get("deletionTimestamp"):
+                continue
+            since = self._ns_deleting_since.setdefault(ns["metadata"]["uid"], time.monotonic())
+            if time.monotonic() < since + self.fake.namespace_delete_delay:
+                self._due(since + self.fake.namespace_delete_delay)
                 continue
             name = ns["metadata"]["name"]
             contents = self.store.in_namespace(name)
@@ -275,15 +273,13 @@ class Controllers:
                 if current is not None:
                     current.setdefault("spec", {})["finalizers"] = []
                     current["metadata"].pop("resourceVersion", None)
-                    try:
+                    with contextlib.suppress(ApiError):
                         self.api.replace(ns_rt, "", name, current,
                                          WriteOptions(manager=CONTROLLER_MANAGER, subresource="finalize"))
-                    except ApiError:
-                        pass
 
     # ------------------------------------------------------------------ garbage collector
     def garbage_collect(self) -> None:
-        everything = [(key, o) for key in self.store.keys() for o in self.store.list(key)]
+        everything = [(key, o) for key in self.store.kinds() for o in self.store.list(key)]
         uids = {o["metadata"].get("uid") for _, o in everything}
         for key, obj in everything:
             refs = obj["metadata"].get("ownerReferences") or []
@@ -385,13 +381,14 @@ class Controllers:
                 set_condition(status, "Ready", "False", "PodCompleted")
                 status["containerStatuses"] = [
                     {"name": c.get("name", "main"), "ready": False, "restartCount": 0, "image": c.get("image", ""),
+                     "imageID": "", "containerID": f"containerd://{short_hash([md['uid'], c.get('name')], 12)}",
                      "state": {"terminated": {"exitCode": 0 if ok else 1,
                                               "reason": "Completed" if ok else "Error"}}}
                     for c in containers]
                 self._write_status(pod_rt, pod, status)
                 continue
             ready = self._pod_ready(pod, held)
-            status["phase"] = "Running" if ready or not held else "Running"
+            status["phase"] = "Running"
             set_condition(status, "PodScheduled", "True")
             set_condition(status, "Initialized", "True")
             set_condition(status, "ContainersReady", "True" if ready else "False")
@@ -491,11 +488,9 @@ class Controllers:
         new = copy.deepcopy(rs)
         new["spec"]["replicas"] = replicas
         new["metadata"].pop("resourceVersion", None)
-        try:
+        with contextlib.suppress(ApiError):
             self.api.replace(rs_rt, rs["metadata"]["namespace"], rs["metadata"]["name"], new,
                              WriteOptions(manager=CONTROLLER_MANAGER))
-        except ApiError:
-            pass
 
     def replicasets(self) -> None:
         rs_rt = self.rt("apps/v1", "ReplicaSet")
@@ -724,10 +719,8 @@ class Controllers:
         if new == current:
             return
         new["metadata"].pop("resourceVersion", None)
-        try:
+        with contextlib.suppress(ApiError):
             self.api.replace(rt, md["namespace"], md["name"], new, WriteOptions(manager=CONTROLLER_MANAGER))
-        except ApiError:
-            pass
 
     # ------------------------------------------------------------------ test hooks
     def hooks(self) -> None:

@@ -28,6 +28,9 @@ class FakeKube:
         self.seed = seed
         self.kube_version = kube_version
         self.latency = 0.0
+        # Like the real namespace controller, start emptying a deleted namespace only after a beat,
+        # so `kubectl delete -f` of a namespace plus its contents does not race into 404s.
+        self.namespace_delete_delay = 0.25
         self._ready_delay = ready_delay
         self.registry = Registry()
         self.store = Store()

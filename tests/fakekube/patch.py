@@ -395,7 +395,7 @@ def update_owners(
     changed = set()
     for path in new_set:
         ok_o, vo = _lookup(old, path)
-        ok_n, vn = _lookup(new, path)
+        _, vn = _lookup(new, path)
         if not ok_o or (vo != vn and not isinstance(path[-1], tuple)):
             changed.add(path)
     gone = old_set - new_set

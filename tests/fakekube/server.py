@@ -6,6 +6,7 @@ open connections are tracked so ``stop()`` can cut idle keep-alive and watch con
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -67,10 +68,8 @@ class KubeHTTPServer(ThreadingHTTPServer):
         with self.conn_lock:
             conns = list(self.connections)
         for c in conns:
-            try:
+            with contextlib.suppress(OSError):
                 c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:  # quiet on client resets
         pass
@@ -123,8 +122,18 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def _record(self, status: int) -> None:
+        """Log the request before the client can see the response (so tests never race the log)."""
+        if self._recorded:
+            return
+        self._recorded = True
+        self._status = status
+        method, path, query, ctype, verb = self._req_info
+        self.server.fake._record(RequestRecord(method, path, query, status, ctype, verb))
+
     def _send(self, code: int, body: bytes, ctype: str = "application/json",
               headers: dict[str, str] | None = None) -> None:
+        self._record(code)
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -143,6 +152,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(err.code, err.status(), err.headers)
 
     def _drop(self) -> None:
+        self._record(0)
         self.close_connection = True
         try:
             self.wfile.flush()
@@ -159,8 +169,10 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in urllib.parse.parse_qs(split.query, keep_blank_values=True).items()}
         ctype = self.headers.get("Content-Type", "")
         self._status = 0
+        self._recorded = False
         verb = method
         body = b""
+        self._req_info = (method, path, query, ctype.split(";")[0], verb)
         try:
             body = self._read_body()
             try:
@@ -171,6 +183,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 is_resource = rp is not None
             verb = _logical_verb(method, rp, query)
+            self._req_info = (method, path, query, ctype.split(";")[0], verb)
             if fake.latency:
                 time.sleep(fake.latency)
             decision = fake.faults.decide(verb, path, is_resource)
@@ -200,7 +213,7 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc()
             self._send_error(ApiError(500, f"fakekube internal error: {exc!r}"))
         finally:
-            fake._record(RequestRecord(method, path, query, self._status, ctype.split(";")[0], verb))
+            self._record(self._status)
 
     # ------------------------------------------------------------------ routing
     def _dispatch(self, method: str, path: str, query: dict[str, str], body: bytes, ctype: str) -> None:
@@ -284,6 +297,9 @@ class Handler(BaseHTTPRequestHandler):
         if method == "PUT":
             return self._send_json(200, api.replace(rp.rt, ns, rp.name, self._json(body), opts))
         if method == "PATCH":
+            if ctype.startswith("application/apply-patch") and not query.get("fieldManager"):
+                raise bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
+                                  "is required for apply patch")
             obj, created = api.patch(rp.rt, ns, rp.name, body, ctype, opts)
             return self._send_json(201 if created else 200, obj)
         if method == "DELETE":
@@ -317,12 +333,10 @@ class Handler(BaseHTTPRequestHandler):
         api = self.server.fake.api
         lst = api.list(rp.rt, rp.namespace, query.get("labelSelector"), query.get("fieldSelector"))
         for item in lst["items"]:
-            try:
+            with contextlib.suppress(ApiError):
                 api.delete(rp.rt, item["metadata"].get("namespace", ""), item["metadata"]["name"], None,
                            dry_run=query.get("dryRun") == "All",
                            propagation=query.get("propagationPolicy"))
-            except ApiError:
-                pass
         lst["items"] = []
         self._send_json(200, lst)
 
@@ -396,12 +410,12 @@ class Handler(BaseHTTPRequestHandler):
                     raise bad_request(f"invalid resourceVersion {rv_param!r}") from exc
                 expired = store.events_after(start_rv) is None
 
+        self._record(200)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
-        self._status = 200
 
         def emit(etype: str, obj: dict[str, Any]) -> None:
             self._write_chunk(json.dumps({"type": etype, "object": obj}).encode() + b"\n")
@@ -443,10 +457,8 @@ class Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     return
                 finally:
-                    try:
+                    with contextlib.suppress(OSError):
                         self.connection.settimeout(self.timeout)
-                    except OSError:
-                        pass
         self._write_chunk(b"")
 
 

@@ -61,7 +61,7 @@ class Store:
             ]
             return out
 
-    def keys(self) -> list[StoreKey]:
+    def kinds(self) -> list[StoreKey]:
         with self.lock:
             return list(self._objects)
 
