@@ -69,7 +69,7 @@ class Helm:
 
         self.executable = executable or find_helm()
         command = _Command(executable=self.executable, kubeconfig=kubeconfig, kubecontext=context)
-        self.client = Client(command)
+        self.client = Client(command, executable=self.executable)
 
     def _chart(self, chart: ChartRef) -> Any:
         ref = str(chart.path) if chart.path else chart.name

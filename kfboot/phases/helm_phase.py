@@ -71,8 +71,27 @@ class HelmPhase:
             applier = Applier(ctx.require_kube(), ctx.waiter(), dry_run=True, progress=ctx.progress)
             return applier.apply(objects, ctx.deadline).applied
         ctx.progress(f"helm upgrade --install {self.release} ({self.chart.name} {self.chart.version})")
-        return helm.install_or_upgrade(self.release, self.namespace, self.chart, self.values,
+        refs = helm.install_or_upgrade(self.release, self.namespace, self.chart, self.values,
                                        timeout=max(1.0, ctx.deadline - ctx.started))
+        return self._with_namespaces(ctx, refs)
+
+    def _with_namespaces(self, ctx: PhaseContext, refs: list[ObjectRef]) -> list[ObjectRef]:
+        """Chart templates often omit metadata.namespace; Helm puts those objects in the release namespace."""
+        from dataclasses import replace
+
+        from kfboot.k8s.client import NotFound
+
+        kube = ctx.require_kube()
+        out = []
+        for ref in refs:
+            if ref.namespace is None:
+                try:
+                    if kube.resource(ref.api_version, ref.kind).namespaced:
+                        ref = replace(ref, namespace=self.namespace)
+                except NotFound:
+                    pass
+            out.append(ref)
+        return sorted(set(out))
 
     def wait(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> None:
         wait_inventory(ctx, inventory)

@@ -1,0 +1,80 @@
+"""Helm phases with the real Helm 3.19 and 4.1 binaries against the fake API server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kfboot.helm import ChartRef, Helm
+from kfboot.phases.helm_phase import HelmPhase
+from tests.bed import connect, runner
+
+ROOT = Path(__file__).resolve().parents[1]
+CHART = ROOT / "tests" / "fixtures" / "charts" / "demo"
+HELMS = {
+    "helm3": ROOT / ".venv" / "tools" / "helm-v3.19.0" / "helm",
+    "helm4": ROOT / ".venv" / "tools" / "helm-v4.1.4" / "helm",
+}
+
+
+@pytest.fixture(params=sorted(HELMS))
+def helm_bin(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = HELMS[request.param]
+    if not path.exists():
+        pytest.skip(f"{path} missing: run scripts/setup --dev")
+    for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var.lower()))
+    return path
+
+
+def _phase(values: dict) -> HelmPhase:
+    return HelmPhase("demo", "Demo chart", ChartRef("demo", "0.1.0", path=CHART), "demo", "demo-ns", values=values)
+
+
+def _run(fake_kube, tmp_path: Path, helm_bin: Path, values: dict, op: str = "install"):
+    kube = connect(fake_kube, tmp_path)
+    kubeconfig = tmp_path / "kubeconfig"
+    services = {"helm_factory": lambda: Helm(kubeconfig, "kind-fake", executable=str(helm_bin))}
+    r = runner(kube, [_phase(values)], services=services)
+    return r.install() if op == "install" else r.uninstall()
+
+
+def _revisions(fake_kube) -> list[str]:
+    return sorted(s["metadata"]["name"] for s in fake_kube.list("v1", "Secret", "demo-ns")
+                  if s["metadata"]["name"].startswith("sh.helm.release.v1.demo."))
+
+
+def test_install_noop_upgrade_uninstall(fake_kube, tmp_path: Path, helm_bin: Path) -> None:
+    summary = _run(fake_kube, tmp_path, helm_bin, {"replicas": 2})
+    assert summary.exit_code == 0, summary.to_dict()
+    assert fake_kube.get("apps/v1", "Deployment", "demo-web", "demo-ns")["spec"]["replicas"] == 2
+    assert _revisions(fake_kube) == ["sh.helm.release.v1.demo.v1"]
+
+    fake_kube.reset_requests()
+    again = _run(fake_kube, tmp_path, helm_bin, {"replicas": 2})
+    assert again.outcomes[0].state == "up-to-date"
+    assert fake_kube.write_count() == 0
+    assert _revisions(fake_kube) == ["sh.helm.release.v1.demo.v1"]  # no new release revision
+
+    upgraded = _run(fake_kube, tmp_path, helm_bin, {"replicas": 3})
+    assert upgraded.outcomes[0].action == "upgrade"
+    assert upgraded.exit_code == 0, upgraded.to_dict()
+    assert fake_kube.get("apps/v1", "Deployment", "demo-web", "demo-ns")["spec"]["replicas"] == 3
+    assert len(_revisions(fake_kube)) == 2
+
+    removed = _run(fake_kube, tmp_path, helm_bin, {"replicas": 3}, op="uninstall")
+    assert removed.exit_code == 0, removed.to_dict()
+    assert fake_kube.get("apps/v1", "Deployment", "demo-web", "demo-ns") is None
+    assert _revisions(fake_kube) == []
+
+
+def test_deleted_release_object_is_repaired(fake_kube, tmp_path: Path, helm_bin: Path) -> None:
+    _run(fake_kube, tmp_path, helm_bin, {"replicas": 1})
+    fake_kube.remove("apps/v1", "Deployment", "demo-web", "demo-ns")
+
+    summary = _run(fake_kube, tmp_path, helm_bin, {"replicas": 1})
+
+    assert summary.outcomes[0].action == "repair"
+    assert summary.exit_code == 0, summary.to_dict()
+    assert fake_kube.get("apps/v1", "Deployment", "demo-web", "demo-ns") is not None
