@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfboot.errors import ClusterError
-from kfboot.k8s.client import Kube, NotFound
+from kfboot.k8s.client import Kube
 from kfboot.k8s.manifests import CA_INJECT_ANNOTATION, order_waves, webhook_backends
 from kfboot.k8s.refs import ObjectRef
 from kfboot.k8s.waits import Waiter
@@ -158,19 +158,21 @@ def delete_objects(
         for group in deletion_order(refs):
             say(f"deleting {len(group)} {group[0].kind}{'s' if len(group) > 1 else ''}…")
             list(pool.map(kube.delete, group))
-    stuck: list[str] = []
-    for ref in refs:
-        while True:
-            try:
-                live = kube.get_ref(ref)
-            except NotFound:
-                live = None
-            if live is None:
-                break
-            if time.monotonic() >= deadline:
-                finalizers = (live.get("metadata") or {}).get("finalizers") or []
-                stuck.append(f"{ref} is still terminating" + (f" (finalizers: {', '.join(finalizers)})" if finalizers else ""))
-                break
-            say(f"waiting for {ref} to be deleted")
-            waiter.cancel.wait(0.2)
-    return stuck
+        remaining = list(refs)
+        interval = 0.05
+        while remaining:
+            alive = [(ref, obj) for ref, obj in zip(remaining, pool.map(kube.get_ref, remaining), strict=True) if obj is not None]
+            remaining = [ref for ref, _ in alive]
+            if not remaining:
+                return []
+            if time.monotonic() >= deadline or waiter.cancel.is_set():
+                stuck = []
+                for ref, obj in alive:
+                    finalizers = (obj.get("metadata") or {}).get("finalizers") or []
+                    extra = f" (finalizers: {', '.join(finalizers)})" if finalizers else ""
+                    stuck.append(f"{ref} is still terminating{extra}")
+                return stuck
+            say(f"waiting for {len(remaining)} objects to be deleted (e.g. {remaining[0]})")
+            waiter.cancel.wait(interval)
+            interval = min(interval * 1.5, 1.0)
+    return []
