@@ -412,8 +412,6 @@ def test_cancel_event_stops_the_walk_and_exits_130() -> None:
     assert outcomes(summary)["b"].state == ev.CANCELLED
 
 
-@pytest.mark.xfail(strict=True, reason="runner._walk leaves not-started phases 'pending' when cancel is set "
-                                       "(and exits 0 if no running phase raised Interrupted)")
 def test_cancel_event_marks_unstarted_independent_phases() -> None:
     log = Log()
     holder: list[Runner] = []
@@ -495,7 +493,6 @@ def test_uninstall_stuck_fails_and_keeps_what_it_needs() -> None:
     assert store.records["b"].status == "failed"
 
 
-@pytest.mark.xfail(strict=True, reason="uninstall blocked_by only covers direct needs: transitive needs stay 'pending'")
 def test_uninstall_failure_cancels_transitive_needs() -> None:
     log = Log()
     phases = make(log, {"a": (), "b": ("a",), "c": ("b",)}, c={"on_uninstall": fail(KfbootError("stuck"))})

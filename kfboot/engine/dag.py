@@ -63,3 +63,13 @@ def dependents(needs: Mapping[str, Iterable[str]], root: str) -> set[str]:
         out |= nxt
         frontier = nxt
     return out
+
+
+def dependencies(needs: Mapping[str, Iterable[str]], root: str) -> set[str]:
+    """Every phase `root` (transitively) needs: what uninstall must keep if `root` cannot be removed."""
+    out: set[str] = set()
+    frontier = set(needs.get(root, ()))
+    while frontier:
+        out |= frontier
+        frontier = {d for n in frontier for d in needs.get(n, ())} - out
+    return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kfboot.engine import events as ev
-from kfboot.engine.dag import dependents, topological, validate_graph
+from kfboot.engine.dag import dependencies, dependents, topological, validate_graph
 from kfboot.engine.phase import Phase, PhaseContext, Problem
 from kfboot.engine.plan import Action, ActionKind, decide_install, decide_uninstall
 from kfboot.engine.state import MemoryStateStore, PhaseRecord, StateStore, now_iso
@@ -194,6 +194,11 @@ class Runner:
                                 self.emit(ev.Event("phase", dep, ev.CANCELLED, out.message))
                     if self.cancel.is_set():
                         break
+                for name in self._ordered(pending):  # never started: say why instead of leaving them pending
+                    outcomes[name].state = ev.CANCELLED
+                    outcomes[name].message = "not started: interrupted" if self.cancel.is_set() else \
+                        "not started: what it needs did not become ready"
+                    self.emit(ev.Event("phase", name, ev.CANCELLED, outcomes[name].message))
             except KeyboardInterrupt:
                 self.cancel.set()
                 for name in pending:
@@ -290,7 +295,7 @@ class Runner:
                 run=lambda name: self._uninstall_phase(self.phases[name], records[name], outcomes[name]),
                 # reverse DAG: remove a phase only after everything that needs it is removed
                 prerequisites=lambda name: [n for n in todo if name in self.needs[n]],
-                blocked_by=lambda name: set(self.needs[name]) & todo,
+                blocked_by=lambda name: dependencies(self.needs, name) & todo,
             )
         finally:
             if lock is not None:
@@ -327,7 +332,7 @@ class Runner:
     def _summary(self, operation: str, outcomes: dict[str, ev.PhaseOutcome], started: float,
                  message: str = "") -> ev.RunSummary:
         states = {o.state for o in outcomes.values()}
-        if ev.INTERRUPTED in states:
+        if ev.INTERRUPTED in states or self.cancel.is_set():
             code = EXIT_INTERRUPTED
         elif ev.FAILED in states or ev.CANCELLED in states:
             code = EXIT_FAILED
