@@ -551,3 +551,31 @@ def test_unknown_need_is_a_config_error() -> None:
         runner(make(log, {"a": ("missing",)}))
     assert info.value.problems == ["phase a needs unknown phase missing"]
     assert info.value.exit_code == 2
+
+
+def test_timeout_of_a_needed_phase_keeps_exit_code_3() -> None:
+    log = Log()
+    phases = make(log, {"a": (), "b": ("a",)}, a={"on_wait": fail(WaitTimeout("Deployment x/y: 0/1 available"))})
+    summary = runner(phases).install()
+
+    assert outcomes(summary)["b"].state == ev.CANCELLED
+    assert summary.exit_code == EXIT_TIMEOUT
+
+
+def test_uninstall_of_an_unknown_phase_is_a_usage_error() -> None:
+    from kfboot.errors import EXIT_USAGE
+
+    log = Log()
+    with pytest.raises(KfbootError) as info:
+        runner(make(log, {"a": ()})).uninstall(["nope"])
+    assert info.value.exit_code == EXIT_USAGE
+
+
+def test_uninstall_waits_for_transitive_dependents_even_if_middle_is_not_recorded() -> None:
+    log = Log()
+    phases = make(log, {"a": (), "b": ("a",), "c": ("b",)})
+    store = MemoryStateStore({n: ready_record(phases[n]) for n in ("a", "c")})
+    summary = runner(phases, store=store, parallel=4).uninstall()
+
+    assert summary.exit_code == EXIT_OK
+    assert log.names("uninstall") == ["c", "a"]

@@ -6,6 +6,7 @@ phases that need the failed one, and says so. Nothing is written when nothing ne
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from kfboot.errors import (
     EXIT_TIMEOUT,
     Interrupted,
     KfbootError,
+    UsageError,
     WaitTimeout,
 )
 
@@ -268,7 +270,7 @@ class Runner:
         started = time.monotonic()
         unknown = [n for n in names or [] if n not in self.phases]
         if unknown:
-            raise KfbootError(f"unknown phase(s): {', '.join(unknown)}; known: {', '.join(self.order)}")
+            raise UsageError(f"unknown phase(s): {', '.join(unknown)}; known: {', '.join(self.order)}")
         selected = set(names) if names else set(self.order)
         records = self.store.load()
         outcomes: dict[str, ev.PhaseOutcome] = {}
@@ -294,7 +296,7 @@ class Runner:
                 outcomes,
                 run=lambda name: self._uninstall_phase(self.phases[name], records[name], outcomes[name]),
                 # reverse DAG: remove a phase only after everything that needs it is removed
-                prerequisites=lambda name: [n for n in todo if name in self.needs[n]],
+                prerequisites=lambda name: [n for n in todo if name in dependencies(self.needs, n)],
                 blocked_by=lambda name: dependencies(self.needs, name) & todo,
             )
         finally:
@@ -321,12 +323,21 @@ class Runner:
             self.store.save(record)
         except Interrupted as exc:
             out.state, out.message = ev.INTERRUPTED, exc.message
+            self._save_quietly(record, "interrupted", exc.message)
         except KfbootError as exc:
             out.state, out.message = ev.FAILED, exc.message
+            self._save_quietly(record, "failed", exc.message)
         except Exception as exc:
             out.state, out.message = ev.FAILED, f"{type(exc).__name__}: {exc}"
+            self._save_quietly(record, "failed", out.message)
         out.duration = time.monotonic() - started
         self.emit(ev.Event("phase", phase.name, out.state, out.message, out.duration))
+
+    def _save_quietly(self, record: PhaseRecord, status: str, error: str) -> None:
+        """Record a failed uninstall; if even that fails, the summary still tells the user."""
+        record.status, record.error = status, error
+        with contextlib.suppress(KfbootError):
+            self.store.save(record)
 
     # -- summary --------------------------------------------------------------------------------
     def _summary(self, operation: str, outcomes: dict[str, ev.PhaseOutcome], started: float,
@@ -334,10 +345,12 @@ class Runner:
         states = {o.state for o in outcomes.values()}
         if ev.INTERRUPTED in states or self.cancel.is_set():
             code = EXIT_INTERRUPTED
-        elif ev.FAILED in states or ev.CANCELLED in states:
+        elif ev.FAILED in states:
             code = EXIT_FAILED
-        elif ev.TIMED_OUT in states:
+        elif ev.TIMED_OUT in states:  # phases cancelled because of a timeout keep the timeout's code
             code = EXIT_TIMEOUT
+        elif ev.CANCELLED in states:
+            code = EXIT_FAILED
         else:
             code = EXIT_OK
         ordered = [outcomes[n] for n in self.order if n in outcomes]

@@ -75,6 +75,9 @@ class Kube:
         from kubernetes.config.config_exception import ConfigException
 
         configuration = client.Configuration()
+        if kubeconfig is not None and not Path(kubeconfig).expanduser().is_file():
+            raise UsageError(f"kubeconfig {kubeconfig} does not exist",
+                             hint="pass --kubeconfig PATH to an existing file (or unset KUBECONFIG)")
         try:
             if kubeconfig is None and context is None and _in_cluster():
                 config.load_incluster_config(client_configuration=configuration)
