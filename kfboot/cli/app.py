@@ -103,7 +103,7 @@ def _phases(platform: Any, kube: Any, manifests: Path | None) -> list[Any]:
 
 
 def _runner(opts: GlobalOptions, platform: Any, phases: list[Any], kube: Any, reporter: Any,
-            parallel: int | None = None, purge_crds: bool = False) -> Any:
+            parallel: int | None = None, purge_crds: bool = False, force: bool = False) -> Any:
     from kfboot.engine.lock import LeaseLock
     from kfboot.engine.runner import Runner
     from kfboot.engine.state import STATE_NAMESPACE, ConfigMapStateStore, MemoryStateStore
@@ -120,6 +120,7 @@ def _runner(opts: GlobalOptions, platform: Any, phases: list[Any], kube: Any, re
         lock_factory=(lambda: LeaseLock(kube, STATE_NAMESPACE, warn=reporter.warn)) if kube is not None else None,
         services={"helm_factory": lambda: Helm(opts.kubeconfig, opts.context)},
         purge_crds=purge_crds,
+        force=force,
     )
 
 
@@ -217,9 +218,15 @@ def uninstall(
     phases_to_remove: list[str] = typer.Argument(None, metavar="[PHASE]...", help="Phases to remove (default: all)."),
     file: Path = FileOption,
     purge_crds: bool = typer.Option(False, "--purge-crds", help="Also delete CRDs (and every custom resource of them)."),
+    force: bool = typer.Option(False, "--force", help="Strip finalizers of objects still stuck when --timeout runs out."),
     manifests: Path = ManifestsOption,
 ) -> None:
-    """Remove installed phases in reverse dependency order and wait until their objects are gone."""
+    """Remove installed phases in reverse dependency order and wait until their objects are gone.
+
+    Webhook configurations go first so they cannot block other deletions; CRDs stay unless
+    --purge-crds; objects stuck on finalizers are reported (with the finalizers) and left alone
+    unless --force.
+    """
     from kfboot.cli.ui import Reporter
 
     opts = get_options(ctx)
@@ -228,7 +235,7 @@ def uninstall(
     phases = _phases(platform, kube, manifests)
     _confirm(opts, kube, "uninstall from")
     with Reporter(opts, [(p.name, p.title) for p in reversed(phases)]) as reporter:
-        runner = _runner(opts, platform, phases, kube, reporter, purge_crds=purge_crds)
+        runner = _runner(opts, platform, phases, kube, reporter, purge_crds=purge_crds, force=force)
         summary = runner.uninstall(phases_to_remove or None)
     _finish(opts, summary)
 
@@ -274,6 +281,36 @@ def version(ctx: typer.Context) -> None:
     sys.stdout.write(f"kfboot {__version__}\nkubeflow/manifests {src.version} ({src.commit})\n")
     for name, ver in pins.items():
         sys.stdout.write(f"  {name:<14} {ver}\n")
+
+
+@app.command()
+def versions(ctx: typer.Context) -> None:
+    """Print the component catalog: every pinned upstream source (URL, version, chart or paths)."""
+    from kfboot.config.catalog import load_catalog
+
+    opts = get_options(ctx)
+    catalog = load_catalog()
+    if opts.json:
+        print_json({"event": "catalog", **catalog.model_dump(by_alias=True)})
+        return
+    out = sys.stdout.write
+    for name, src in catalog.sources.items():
+        out(f"source {name}: {src.repo} {src.version} (commit {src.commit})\n  archive {src.archive}\n")
+    for name, entry in catalog.components.items():
+        needs = f" (needs {', '.join(entry.needs)})" if entry.needs else ""
+        out(f"\n{name} {entry.default_version}: {entry.title}{needs}\n")
+        if entry.helm:
+            h = entry.helm
+            out(f"  helm chart {h.chart} from {h.repo}; release {h.namespace}/{h.release}; "
+                f"selectable: {', '.join(h.versions)}\n")
+        if entry.manifests:
+            m = entry.manifests
+            for path in m.paths:
+                out(f"  {m.source}/{path}\n")
+            for app_name, paths in m.apps.items():
+                out(f"  [{app_name}] " + ", ".join(paths) + "\n")
+            for path in m.serverless_paths:
+                out(f"  [Serverless] {path}\n")
 
 
 def _register_gpu_commands() -> None:

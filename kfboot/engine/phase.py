@@ -32,6 +32,7 @@ class PhaseContext:
     record: PhaseRecord | None = None
     services: dict[str, Any] = field(default_factory=dict)  # shared lazily-built clients (helm, …)
     purge_crds: bool = False  # uninstall: also delete CRDs (and with them every custom resource)
+    force: bool = False  # uninstall: strip finalizers of objects still stuck at the deadline
     started: float = field(default_factory=time.monotonic)
 
     @property

@@ -51,6 +51,7 @@ class Runner:
         lock_factory: Callable[[], Any] | None = None,
         services: dict[str, Any] | None = None,
         purge_crds: bool = False,
+        force: bool = False,
     ) -> None:
         self.phases = {p.name: p for p in phases}
         self.needs = {p.name: tuple(p.needs) for p in phases}
@@ -66,6 +67,7 @@ class Runner:
         self.services = services if services is not None else {}
         self.cancel = threading.Event()
         self.purge_crds = purge_crds
+        self.force = force
 
     # -- events ---------------------------------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
@@ -83,6 +85,7 @@ class Runner:
             record=record,
             services=self.services,
             purge_crds=self.purge_crds,
+            force=self.force,
         )
 
     # -- planning -------------------------------------------------------------------------------

@@ -149,8 +149,13 @@ def delete_objects(
     *,
     parallel: int = 16,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> list[str]:
-    """Delete in safe order and wait until gone; returns what is stuck (with its finalizers)."""
+    """Delete in safe order and wait until gone; returns what is stuck (with its finalizers).
+
+    With `force`, objects still stuck at the deadline get their finalizers removed (the controller
+    that should have run them is usually gone) and are waited for once more, briefly.
+    """
     from kfboot.k8s.manifests import deletion_order
 
     say = progress or (lambda _m: None)
@@ -165,6 +170,13 @@ def delete_objects(
             remaining = [ref for ref, _ in alive]
             if not remaining:
                 return []
+            if force and time.monotonic() >= deadline and not waiter.cancel.is_set():
+                say(f"--force: removing finalizers of {len(alive)} stuck objects")
+                for ref, obj in alive:
+                    if (obj.get("metadata") or {}).get("finalizers"):
+                        kube.merge_patch(ref, {"metadata": {"finalizers": None}})
+                force, deadline = False, time.monotonic() + 10
+                continue
             if time.monotonic() >= deadline or waiter.cancel.is_set():
                 stuck = []
                 for ref, obj in alive:

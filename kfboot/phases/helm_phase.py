@@ -104,7 +104,7 @@ class HelmPhase:
         # Helm deletes asynchronously and leaves CRDs; wait for the rest to be gone and report leftovers
         refs = [r for r in inventory if ctx.purge_crds or r.kind != "CustomResourceDefinition"]
         return delete_objects(ctx.require_kube(), ctx.waiter(), refs, ctx.deadline, parallel=ctx.parallel,
-                              progress=ctx.progress)
+                              progress=ctx.progress, force=ctx.force)
 
 
 def _tree_digest(path: Any) -> str:

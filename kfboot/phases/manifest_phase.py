@@ -68,7 +68,7 @@ class ManifestPhase:
 
         refs = [r for r in inventory if ctx.purge_crds or r.kind != "CustomResourceDefinition"]
         return delete_objects(ctx.require_kube(), ctx.waiter(), refs, ctx.deadline, parallel=ctx.parallel,
-                              progress=ctx.progress)
+                              progress=ctx.progress, force=ctx.force)
 
 
 def _gate_text(gate: Gate) -> str:
