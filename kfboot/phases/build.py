@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kfboot.config.catalog import Catalog, ComponentEntry, load_catalog
 from kfboot.config.platform import HelmComponent, KServeComponent, KubeflowComponent, Platform
@@ -12,6 +13,8 @@ from kfboot.helm import ChartRef
 from kfboot.phases.helm_phase import HelmPhase
 from kfboot.phases.manifest_phase import ManifestPhase
 from kfboot.phases.sources import UpstreamTree
+
+GPU_OPERATOR = "gpu-operator"
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,40 @@ def build_phases(platform: Platform, options: BuildOptions | None = None, catalo
             phases.append(_helm_phase(name, entry, comp))
         else:
             phases.append(_manifest_phase(name, entry, platform, catalog, options))
-    return phases
+    return _with_gpu_sharing(platform, phases)
+
+
+def _with_gpu_sharing(platform: Platform, phases: list[Phase]) -> list[Phase]:
+    """GPU pools → gpu-operator values (user values win) and a gpu-sharing phase right after it."""
+    operator = next((p for p in phases if p.name == GPU_OPERATOR), None)
+    if not platform.gpu.pools or not isinstance(operator, HelmPhase) or not operator.enabled:
+        return phases
+    from kfboot.errors import ConfigError
+    from kfboot.gpu import render
+    from kfboot.gpu.plan import build_plan
+    from kfboot.gpu.profiles import load_profiles
+    from kfboot.phases.gpu_sharing import GpuSharingPhase
+
+    profiles = load_profiles([platform.gpu.profiles_dir] if platform.gpu.profiles_dir else [])
+    plan = build_plan(platform.gpu, profiles)
+    if not plan.ok:
+        raise ConfigError(plan.problems, hint="check the gpu section: `kfboot render mig -f FILE` shows each problem with its position")
+    operator.values = deep_merge(render.helm_values(plan), operator.values)
+    sharing = GpuSharingPhase(plan=plan, version=operator.version, namespace=operator.namespace,
+                              operator_values=operator.values)
+    at = phases.index(operator) + 1
+    return [*phases[:at], sharing, *phases[at:]]
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` wins; nested mappings merge key by key (so a user can set one key of a section)."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _helm_phase(name: str, entry: ComponentEntry, comp: HelmComponent) -> HelmPhase:
