@@ -50,8 +50,9 @@ class ConditionGate(_Strict):
     name: str
     namespace: str | None = None
     type: str | None = None  # a status condition that must be True …
-    field: str | None = None  # … or a dotted status field that must equal `equals`
+    field: str | None = None  # … or a dotted status field that must equal `equals` (neither: typed readiness)
     equals: str | None = None
+    when_nodes: str | None = Field(default=None, alias="whenNodes")  # only if nodes match this label selector
 
 
 class Gate(_Strict):

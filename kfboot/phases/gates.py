@@ -21,6 +21,8 @@ def condition_check(gate: ConditionGate):  # type: ignore[no-untyped-def]
     def check(obj: dict[str, Any]) -> rd.Readiness:
         if gate.type:
             return rd.condition_true(obj, gate.type)
+        if gate.field is None:
+            return rd.readiness_of(obj)
         value = _field(obj, gate.field or "status.state")
         if str(value) == gate.equals:
             return rd.READY
@@ -33,9 +35,20 @@ def _ref(gate: ConditionGate) -> ObjectRef:
     return ObjectRef(gate.api_version, gate.kind, gate.name, gate.namespace)
 
 
+def applies(ctx: PhaseContext, gate: Gate) -> bool:
+    """Gates like the GPU validator only make sense when GPU nodes exist."""
+    selector = gate.condition.when_nodes if gate.condition else None
+    if not selector:
+        return True
+    return bool(ctx.require_kube().list("v1", "Node", label_selector=selector))
+
+
 def wait_gates(ctx: PhaseContext, gates: list[Gate]) -> None:
     waiter = ctx.waiter()
     for gate in gates:
+        if not applies(ctx, gate):
+            ctx.progress(f"skipping {gate.condition.kind if gate.condition else 'gate'}: no matching nodes")
+            continue
         if gate.endpoints:
             waiter.service_endpoints(gate.endpoints.namespace, gate.endpoints.name, ctx.deadline)
         if gate.condition:
@@ -46,6 +59,8 @@ def check_gates(ctx: PhaseContext, gates: list[Gate]) -> list[Problem]:
     kube = ctx.require_kube()
     problems = []
     for gate in gates:
+        if not applies(ctx, gate):
+            continue
         if gate.endpoints:
             e = gate.endpoints
             slices = kube.list("discovery.k8s.io/v1", "EndpointSlice", e.namespace,
@@ -65,3 +80,15 @@ def check_gates(ctx: PhaseContext, gates: list[Gate]) -> list[Problem]:
             if not state.ready:
                 problems.append(Problem(str(ref), state.detail))
     return problems
+
+
+def describe_gate(gate: Gate) -> str:
+    if gate.endpoints:
+        return f"endpoints of Service {gate.endpoints.namespace}/{gate.endpoints.name}"
+    if gate.condition:
+        c = gate.condition
+        where = f"{c.namespace}/" if c.namespace else ""
+        want = f"{c.type}=True" if c.type else (f"{c.field}={c.equals}" if c.field else "ready")
+        when = f" (if nodes match {c.when_nodes})" if c.when_nodes else ""
+        return f"{c.kind} {where}{c.name} {want}{when}"
+    return "nothing"

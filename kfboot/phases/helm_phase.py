@@ -11,7 +11,7 @@ from kfboot.config.catalog import Gate
 from kfboot.engine.phase import PhaseContext, Problem
 from kfboot.helm import ChartRef, Helm
 from kfboot.k8s.refs import ObjectRef
-from kfboot.phases.gates import check_gates, wait_gates
+from kfboot.phases.gates import check_gates, describe_gate, wait_gates
 from kfboot.phases.inventory import check_inventory, wait_inventory
 
 
@@ -54,7 +54,7 @@ class HelmPhase:
         lines = [f"helm install/upgrade release {self.namespace}/{self.release} from {self.chart.describe()}"]
         if self.values:
             lines.append(f"with {len(self.values)} top-level value override(s): {', '.join(sorted(self.values))}")
-        return [*lines, f"then wait for workloads and {len(self.gates)} readiness gate(s)"] if self.gates else lines
+        return lines + [f"then wait for {describe_gate(g)}" for g in self.gates]
 
     def check(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[Problem]:
         status = helm_from(ctx).release_status(self.release, self.namespace)

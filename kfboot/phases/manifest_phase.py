@@ -10,7 +10,7 @@ from typing import Any
 from kfboot.config.catalog import Gate
 from kfboot.engine.phase import PhaseContext, Problem
 from kfboot.k8s.refs import ObjectRef
-from kfboot.phases.gates import check_gates, wait_gates
+from kfboot.phases.gates import check_gates, describe_gate, wait_gates
 from kfboot.phases.inventory import check_inventory, wait_inventory
 from kfboot.phases.sources import ManifestSource
 
@@ -32,7 +32,7 @@ class ManifestPhase:
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def describe(self) -> list[str]:
-        return [f"server-side apply {self.source.describe()}"] + [f"then wait for {_gate_text(g)}" for g in self.gates]
+        return [f"server-side apply {self.source.describe()}"] + [f"then wait for {describe_gate(g)}" for g in self.gates]
 
     def check(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[Problem]:
         return check_inventory(ctx, inventory) + check_gates(ctx, self.gates)
@@ -70,13 +70,3 @@ class ManifestPhase:
         return delete_objects(ctx.require_kube(), ctx.waiter(), refs, ctx.deadline, parallel=ctx.parallel,
                               progress=ctx.progress, force=ctx.force)
 
-
-def _gate_text(gate: Gate) -> str:
-    if gate.endpoints:
-        return f"endpoints of Service {gate.endpoints.namespace}/{gate.endpoints.name}"
-    if gate.condition:
-        c = gate.condition
-        where = f"{c.namespace}/" if c.namespace else ""
-        want = f"{c.type}=True" if c.type else f"{c.field}={c.equals}"
-        return f"{c.kind} {where}{c.name} {want}"
-    return "nothing"
