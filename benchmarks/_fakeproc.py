@@ -1,0 +1,67 @@
+"""Run tests.fakekube.FakeKube in its own process, so the client under test does not share its GIL.
+
+    python benchmarks/_fakeproc.py --kubeconfig PATH [--latency S] [--controllers] [--keep-nagle]
+
+Prints `READY <url>` once serving, then answers one command per stdin line with one JSON line:
+`reset` (clear the request log), `stats` (requests, writes, by method, bench objects stored).
+Exits on EOF or `quit`. Used by bench_apply.py for both kfboot and kubectl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import fix_fake_nagle  # noqa: E402
+
+from tests.fakekube import FakeKube  # noqa: E402
+
+LABEL = ("app.kubernetes.io/part-of", "kfboot-bench")
+KINDS = ("ConfigMap", "Secret", "ServiceAccount", "Service")
+
+
+def stored(fk: FakeKube, namespace: str) -> int:
+    count = sum(1 for k in KINDS for o in fk.list("v1", k, namespace)
+                if (o["metadata"].get("labels") or {}).get(LABEL[0]) == LABEL[1])
+    return count + (1 if fk.get("v1", "Namespace", namespace) else 0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kubeconfig", required=True)
+    ap.add_argument("--latency", type=float, default=0.0)
+    ap.add_argument("--controllers", action="store_true", help="keep the fake's controller loop running")
+    ap.add_argument("--keep-nagle", action="store_true")
+    ap.add_argument("--namespace", default="bench")
+    args = ap.parse_args()
+    fix_fake_nagle(not args.keep_nagle)
+    with FakeKube(seed=0, ready_delay=0.0) as fk:
+        if not args.controllers:
+            fk.controllers.stop()
+        fk.write_kubeconfig(args.kubeconfig)
+        fk.latency = args.latency
+        fk.reset_requests()
+        print(f"READY {fk.url}", flush=True)
+        for line in sys.stdin:
+            cmd = line.strip()
+            if cmd == "quit":
+                break
+            if cmd == "reset":
+                fk.reset_requests()
+                out = {"ok": True}
+            elif cmd == "stats":
+                reqs = fk.requests
+                out = {"requests": len(reqs), "writes": fk.write_count(),
+                       "by_method": dict(Counter(r.method for r in reqs)),
+                       "stored": stored(fk, args.namespace)}
+            else:
+                out = {"error": f"unknown command {cmd!r}"}
+            print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()

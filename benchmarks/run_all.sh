@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Run every kfboot benchmark from the repo root (about 1.5 minutes on 2 cores). Extra args are ignored.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH=.
+py=.venv/bin/python
+for bench in bench_help bench_apply bench_noop; do
+  echo "== $bench"
+  "$py" "benchmarks/$bench.py"
+  echo
+done
