@@ -16,6 +16,9 @@ STYLES = {"ready": "green", "up-to-date": "green", "removed": "green", "failed":
           "cancelled": "yellow", "interrupted": "red", "skipped": "dim", "dry-run": "cyan"}
 
 
+PLAIN_PROGRESS_EVERY = 10.0
+
+
 class Reporter:
     """Receives engine events (from worker threads) and renders them for the chosen audience."""
 
@@ -30,6 +33,7 @@ class Reporter:
         self.console: Any = None
         self.mode = "json" if options.json else ("live" if interactive_stderr() else "plain")
         self.t0 = time.monotonic()
+        self.last_progress: dict[str, float] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> Reporter:
@@ -73,10 +77,18 @@ class Reporter:
                     self._line(f"{event.phase:<14} {event.state:<11} {event.message}", event.elapsed)
             elif event.kind == "progress" and row is not None:
                 row["message"] = event.message
-                if self.mode == "plain" and self.options.verbose:
+                if self.mode == "plain" and self._due(event.phase):
                     self._line(f"{event.phase:<14} {'':<11} {event.message}", None)
             elif event.kind == "warning":
                 self._warn(event.message)
+
+    def _due(self, phase: str) -> bool:
+        """Plain output: every progress line with -v, else at most one per phase every 10 s (CI logs)."""
+        now = time.monotonic()
+        if self.options.verbose or now - self.last_progress.get(phase, 0.0) >= PLAIN_PROGRESS_EVERY:
+            self.last_progress[phase] = now
+            return True
+        return False
 
     def warn(self, message: str) -> None:
         with self.lock:
