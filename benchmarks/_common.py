@@ -40,7 +40,7 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
         return "  ".join(out).rstrip()
 
     sep = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), sep, *(line(c, r) for c, r in zip(cells, rows))])
+    return "\n".join([line(headers), sep, *(line(c, r) for c, r in zip(cells, rows, strict=True))])
 
 
 def _fmt(value: Any) -> str:

@@ -16,9 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fix_fake_nagle  # noqa: E402
+from _common import fix_fake_nagle
 
-from tests.fakekube import FakeKube  # noqa: E402
+from tests.fakekube import FakeKube
 
 LABEL = ("app.kubernetes.io/part-of", "kfboot-bench")
 KINDS = ("ConfigMap", "Secret", "ServiceAccount", "Service")

@@ -30,9 +30,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import ROOT, VENV_BIN, emit_json, table  # noqa: E402
-
 import yaml  # noqa: E402
+from _common import ROOT, VENV_BIN, emit_json, table  # noqa: E402
 
 from kfboot.k8s.apply import Applier  # noqa: E402
 from kfboot.k8s.client import Kube  # noqa: E402

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, VENV_BIN, emit_json, median, table  # noqa: E402
+from _common import ROOT, VENV_BIN, emit_json, median, table
 
 HELM3 = ROOT / ".venv" / "tools" / "helm-v3.19.0" / "helm"
 GOAL = 2.5

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit_json, fix_fake_nagle, median, table  # noqa: E402
+from _common import emit_json, fix_fake_nagle, median, table
 
-from tests.bed import connect, local_phases, runner  # noqa: E402
-from tests.fakekube import FakeKube  # noqa: E402
-from tests.fakekube.faults import WRITE_VERBS  # noqa: E402
+from tests.bed import connect, local_phases, runner
+from tests.fakekube import FakeKube
+from tests.fakekube.faults import WRITE_VERBS
 
 
 def measure(fk: FakeKube, tmp: Path, what: str) -> dict[str, Any]:
