@@ -165,3 +165,20 @@ def test_killed_run_resumes_and_converges(fake_kube, tmp_path: Path) -> None:
     plan = next(e for e in events if e["event"] == "plan" and e["phase"] == "cert-manager")
     assert plan["reason"].startswith("resume: last run stopped while applying")
     assert _phase_states(result.stdout)["cert-manager"] == "ready"
+
+
+def test_text_output_in_ci_is_plain_lines_and_a_recap(fake_kube, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    base, config = _setup(fake_kube, tmp_path)
+    fake_kube.ready_delay = 0.3
+
+    result = CliRunner().invoke(app, [*base, "-v", "install", "-f", str(config), "--manifests", str(MANIFESTS)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""  # humans get stderr; stdout stays clean for data
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("target: context kind-fake")
+    assert any("cert-manager" in ln and "applying" in ln for ln in lines)
+    assert any("waiting for" in ln for ln in lines)  # -v: progress of the waits
+    assert any(ln.startswith("done in") for ln in lines)
+    assert "\x1b[" not in result.stderr  # no terminal control codes in CI logs
