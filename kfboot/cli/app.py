@@ -24,7 +24,7 @@ app = typer.Typer(
         "Start with `kfboot plan --offline` (no cluster needed), then `kfboot install --context NAME`."
     ),
     no_args_is_help=True,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,  # rich help formatting costs ~0.25 s of start-up (benchmarks/bench_help.py)
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )

@@ -38,7 +38,8 @@ def parse_manifests(text: str, source: str = "<manifests>") -> list[dict[str, An
     import yaml
 
     try:
-        docs = list(yaml.safe_load_all(text))
+        # libyaml (CSafeLoader) parses ~10x faster than the pure-Python loader; fall back if absent
+        docs = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
