@@ -186,7 +186,7 @@ class GpuSharingPhase:
         current = {p.name for p in self.plan.pools}
         patches: dict[str, dict[str, str | None]] = {}
         for node in nodes:
-            patch: dict[str, str | None] = {**node.label_diff(), **self._stale(node, previous - current)}
+            patch: dict[str, str | None] = {**node.label_diff(), **self._stale(node, previous | current)}
             if patch:
                 patches[node.name] = patch
         for name, patch in sorted(patches.items()):
@@ -237,13 +237,15 @@ class GpuSharingPhase:
 
         from kfboot.k8s.waits import WaitFailed
 
+        # the runner records messages, not hints: what to read next goes into the message itself
+        logs = f"read mig-manager's log: `{MIG_MANAGER_LOGS_HINT}`"
         try:
             waiter.until(f"{MIG_STATE_LABEL}=success", mig_states, ctx.deadline)
         except WaitFailed as exc:
-            raise ClusterError(exc.message, hint=f"read mig-manager's log: `{MIG_MANAGER_LOGS_HINT}`") from None
+            raise ClusterError(f"{exc.message}; {logs}", hint=logs) from None
         except WaitTimeout as exc:
-            raise WaitTimeout(exc.message, hint=f"mig-manager may be stuck (gpu-operator#2833): "
-                                                f"`{MIG_MANAGER_LOGS_HINT}`; or raise --timeout") from None
+            raise WaitTimeout(f"{exc.message}; mig-manager can wedge in pending (gpu-operator#2833): {logs}",
+                              hint=f"{logs}; or raise --timeout") from None
         try:
             waiter.until("node allocatable to match the GPU sharing plan", allocatable, ctx.deadline)
         except WaitTimeout as exc:
