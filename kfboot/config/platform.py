@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kfboot.gpu.config import GpuConfig
 
@@ -57,6 +57,55 @@ class KubeflowComponent(ManifestComponent):
         return apps
 
 
+class DexPasswordSecret(_Strict):
+    """An existing Secret holding the initial user's password (plaintext, or a bcrypt hash)."""
+
+    name: str = Field(description="Secret name.")
+    namespace: str = Field(default="auth", description="Secret namespace.")
+    key: str = Field(default="password", description="Key in the Secret's data.")
+
+
+class DexInitialUser(_Strict):
+    """Dex's static user. With neither passwordHash nor passwordSecret kfboot generates a random password."""
+
+    email: str = Field(default="user@example.com", pattern=r"^[^@\s]+@[^@\s]+$", description="Login email.")
+    password_hash: str | None = Field(
+        default=None, alias="passwordHash",
+        description="bcrypt hash of your password ($2y$12$…, e.g. from `htpasswd -nbBC 12 '' PASSWORD | cut -c2-`); "
+                    "kfboot never sees the password.",
+    )
+    password_secret: DexPasswordSecret | None = Field(
+        default=None, alias="passwordSecret",
+        description="Read the password (or its bcrypt hash) from this existing Secret at install time.",
+    )
+
+    @field_validator("password_hash")
+    @classmethod
+    def _bcrypt(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from kfboot.phases.credentials import is_bcrypt_hash, is_known_upstream_hash
+
+        if not is_bcrypt_hash(value):
+            raise ValueError("not a bcrypt hash Dex accepts: expected $2a$, $2b$ or $2y$, a cost from 10 to 16 "
+                             "and $, then 53 characters of [./A-Za-z0-9] (60 in all), e.g. $2y$12$…")
+        if is_known_upstream_hash(value):
+            raise ValueError("this hashes upstream's well-known password 12341234; choose another "
+                             "(or leave passwordHash unset and kfboot generates a random password)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DexInitialUser:
+        if self.password_hash and self.password_secret:
+            raise ValueError("set passwordHash or passwordSecret, not both")
+        return self
+
+
+class DexComponent(ManifestComponent):
+    initial_user: DexInitialUser = Field(default_factory=DexInitialUser, alias="initialUser",
+                                         description="Dex's static login (never upstream's known password).")
+
+
 class KServeComponent(ManifestComponent):
     deployment_mode: Literal["Serverless", "RawDeployment"] = Field(
         default="Serverless", alias="deploymentMode",
@@ -68,7 +117,7 @@ class Components(_Strict):
     gpu_operator: HelmComponent = Field(default_factory=HelmComponent, alias="gpu-operator")
     cert_manager: ManifestComponent = Field(default_factory=ManifestComponent, alias="cert-manager")
     istio: ManifestComponent = Field(default_factory=ManifestComponent)
-    dex: ManifestComponent = Field(default_factory=ManifestComponent)
+    dex: DexComponent = Field(default_factory=DexComponent)
     kubeflow: KubeflowComponent = Field(default_factory=KubeflowComponent)
     kuberay: HelmComponent = Field(default_factory=HelmComponent)
     kserve: KServeComponent = Field(default_factory=KServeComponent)

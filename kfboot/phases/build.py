@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kfboot.config.catalog import Catalog, ComponentEntry, load_catalog
-from kfboot.config.platform import HelmComponent, KServeComponent, KubeflowComponent, Platform
+from kfboot.config.platform import DexComponent, HelmComponent, KServeComponent, KubeflowComponent, Platform
 from kfboot.engine.phase import Phase
 from kfboot.helm import ChartRef
 from kfboot.phases.helm_phase import HelmPhase
@@ -21,6 +21,7 @@ GPU_OPERATOR = "gpu-operator"
 class BuildOptions:
     kind_cluster: bool = False  # kind needs its own oauth2-proxy overlay
     manifests_root: Path | None = None  # a local kubeflow/manifests checkout instead of downloading
+    bundle: Path | None = None  # a verified bundle (`kfboot bundle build|pull`): no network, no kustomize
 
 
 def build_phases(platform: Platform, options: BuildOptions | None = None, catalog: Catalog | None = None) -> list[Phase]:
@@ -33,6 +34,9 @@ def build_phases(platform: Platform, options: BuildOptions | None = None, catalo
             phases.append(_helm_phase(name, entry, comp))
         else:
             phases.append(_manifest_phase(name, entry, platform, catalog, options))
+    from kfboot.sources.phase_sources import use_bundle_sources
+
+    phases = use_bundle_sources(phases, options.bundle, local_tree=options.manifests_root is not None)
     return _with_gpu_sharing(platform, phases)
 
 
@@ -97,5 +101,18 @@ def _manifest_phase(name: str, entry: ComponentEntry, platform: Platform, catalo
     source = catalog.sources[spec.source]
     tree = UpstreamTree(spec.source, source.version, source.commit, source.archive, tuple(paths),
                         root=options.manifests_root)
+    transforms = [_dex_initial_user(comp)] if isinstance(comp, DexComponent) else []
     return ManifestPhase(name=name, title=entry.title, source=tree, version=entry.default_version,
-                         needs=tuple(entry.needs), enabled=comp.enabled, gates=list(entry.gates), settings=settings)
+                         needs=tuple(entry.needs), enabled=comp.enabled, gates=list(entry.gates), settings=settings,
+                         transforms=transforms)
+
+
+def _dex_initial_user(comp: DexComponent) -> Any:
+    """Never upstream's known login: kfboot's generated password, or the user's hash or Secret."""
+    from kfboot.phases.credentials import DexInitialUserTransform, InitialUser, SecretKeyRef
+
+    user = comp.initial_user
+    ref = user.password_secret
+    return DexInitialUserTransform(InitialUser(
+        email=user.email, password_hash=user.password_hash,
+        password_secret=SecretKeyRef(ref.name, ref.namespace, ref.key) if ref else None))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,11 @@ from kfboot.k8s.refs import ObjectRef
 from kfboot.phases.gates import check_gates, describe_gate, wait_gates
 from kfboot.phases.inventory import check_inventory, wait_inventory
 from kfboot.phases.sources import ManifestSource
+
+# Rewrites a phase's rendered objects before they are applied (e.g. Dex's initial user). A transform may
+# also have `describe() -> str` (a plan line; never a secret) and `fingerprint() -> JSON value` (goes into
+# the phase digest, so a changed setting re-applies; never a secret, and stable across runs).
+ObjectTransform = Callable[[PhaseContext, list[dict[str, Any]]], list[dict[str, Any]]]
 
 
 @dataclass
@@ -25,14 +31,20 @@ class ManifestPhase:
     enabled: bool = True
     gates: list[Gate] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)  # component choices that change the render
+    transforms: list[ObjectTransform] = field(default_factory=list)  # applied in order after render
 
     def digest(self) -> str:
-        payload = json.dumps({"source": self.source.fingerprint(), "version": self.version,
-                              "settings": self.settings}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()
+        content: dict[str, Any] = {"source": self.source.fingerprint(), "version": self.version,
+                                   "settings": self.settings}
+        if self.transforms:  # only then, so phases without transforms keep their recorded digests
+            content["transforms"] = [_call(t, "fingerprint", getattr(t, "__qualname__", type(t).__name__))
+                                     for t in self.transforms]
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
     def describe(self) -> list[str]:
-        return [f"server-side apply {self.source.describe()}"] + [f"then wait for {describe_gate(g)}" for g in self.gates]
+        return ([f"server-side apply {self.source.describe()}"]
+                + [line for t in self.transforms if (line := _call(t, "describe", None))]
+                + [f"then wait for {describe_gate(g)}" for g in self.gates])
 
     def check(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[Problem]:
         return check_inventory(ctx, inventory) + check_gates(ctx, self.gates)
@@ -41,6 +53,8 @@ class ManifestPhase:
         from kfboot.k8s.apply import Applier, delete_objects
 
         objects = self.source.render()
+        for transform in self.transforms:
+            objects = transform(ctx, objects)
         kube = ctx.require_kube()
         applier = Applier(kube, ctx.waiter(), parallel=ctx.parallel, dry_run=ctx.dry_run, progress=ctx.progress)
         result = applier.apply(objects, ctx.deadline)
@@ -70,3 +84,7 @@ class ManifestPhase:
         return delete_objects(ctx.require_kube(), ctx.waiter(), refs, ctx.deadline, parallel=ctx.parallel,
                               progress=ctx.progress, force=ctx.force)
 
+
+def _call(obj: Any, method: str, default: Any) -> Any:
+    fn = getattr(obj, method, None)
+    return fn() if callable(fn) else default
