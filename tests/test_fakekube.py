@@ -499,12 +499,14 @@ def test_daemonset_counts_nodes(api: ApiClient, fk: FakeKube) -> None:
     ds = {**deployment("agent"), "kind": "DaemonSet"}
     ds["spec"].pop("replicas")
     apps(api).create_namespaced_daemon_set(NS, ds)
-    d = wait_for(lambda: (x := apps(api).read_namespaced_daemon_set("agent", NS)).status.number_ready and x)
+    d = wait_for(lambda: (x := apps(api).read_namespaced_daemon_set("agent", NS)).status and x.status.number_ready
+                 and x)
     assert d.status.desired_number_scheduled == 1 == d.status.number_available
     for n in ("n1", "n2"):
         fk.put({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n}})
     apps(api).create_namespaced_daemon_set(NS, {**ds, "metadata": {"name": "agent2"}})
-    d = wait_for(lambda: (x := apps(api).read_namespaced_daemon_set("agent2", NS)).status.number_ready == 2 and x)
+    d = wait_for(lambda: (x := apps(api).read_namespaced_daemon_set("agent2", NS)).status
+                 and x.status.number_ready == 2 and x)
     assert d.status.desired_number_scheduled == 2 and d.status.updated_number_scheduled == 2
 
 

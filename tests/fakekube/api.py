@@ -36,6 +36,20 @@ APPLY = "application/apply-patch+yaml"
 APPLY_CBOR = "application/apply-patch+cbor"
 
 
+# Status fields without omitempty in the Go types: a real server always returns them (and the
+# python client's models reject their absence).
+_INITIAL_STATUS: dict[str, dict[str, Any]] = {
+    "StatefulSet": {"replicas": 0, "availableReplicas": 0},
+    "DaemonSet": {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
+                  "numberReady": 0},
+    "ReplicaSet": {"replicas": 0},
+    "PodDisruptionBudget": {"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0},
+    "HorizontalPodAutoscaler": {"currentReplicas": 0, "desiredReplicas": 0},
+    "Ingress": {"loadBalancer": {}},
+    "PersistentVolume": {"phase": "Pending"},
+}
+
+
 @dataclass
 class WriteOptions:
     manager: str = ""
@@ -239,6 +253,8 @@ class Api:
         md["generation"] = 1
         if rt.status and not opts.subresource:
             obj.pop("status", None)
+            if not rt.crd:  # built-in kinds come back with their zero status, like the real server
+                obj["status"] = copy.deepcopy(_INITIAL_STATUS.get(rt.kind, {}))
         self._defaults(rt, obj)
         if opts.manager:
             md["managedFields"] = self._render_owners(
@@ -293,7 +309,7 @@ class Api:
             if rv and rv != current["metadata"]["resourceVersion"]:
                 raise conflict(rt.group, rt.plural, name)
             owners = patchlib.update_owners(current, obj, opts.manager, self.owners_of(current)) \
-                if opts.manager else self.owners_of(current)
+                if opts.manager else {}
             return self._commit(rt, current, obj, owners, opts, "Update")
 
     def _commit(
@@ -326,11 +342,14 @@ class Api:
             new["spec"] = copy.deepcopy(current.get("spec", {}))
         if spec_part(new) != spec_part(current):
             md["generation"] = cur_md.get("generation", 1) + 1
-        md["managedFields"] = self._render_owners(
-            current, owners, opts.manager, operation, rt.api_version, opts.subresource
-        )
-        if not md["managedFields"]:
-            md.pop("managedFields")
+        if opts.manager:
+            md["managedFields"] = self._render_owners(
+                current, owners, opts.manager, operation, rt.api_version, opts.subresource
+            )
+        elif cur_md.get("managedFields"):  # internal writes (controllers) leave ownership alone
+            md["managedFields"] = copy.deepcopy(cur_md["managedFields"])
+        if not md.get("managedFields"):
+            md.pop("managedFields", None)
         new["apiVersion"], new["kind"] = current.get("apiVersion", rt.api_version), rt.kind
         if comparable(new) == comparable(current):
             return self._for_version(rt, current)  # a no-op write does not bump resourceVersion
@@ -385,7 +404,7 @@ class Api:
                 raise conflict(rt.group, rt.plural, name)
             new = self._validate(rt, new, ns, name)
             owners = patchlib.update_owners(current, new, opts.manager, self.owners_of(current)) \
-                if opts.manager else self.owners_of(current)
+                if opts.manager else {}
             return self._commit(rt, current, new, owners, opts, "Update"), False
 
     def _apply(

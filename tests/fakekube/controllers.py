@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .api import CONTROLLER_MANAGER, WriteOptions
+from .api import WriteOptions
 from .errors import ApiError
 from .objects import get_condition, now_iso, owner_ref, set_condition
 from .resources import ResourceType
@@ -49,6 +49,8 @@ class Controllers:
         self._hooked: set[str] = set()
         self._next_due: float | None = None
         self._ns_deleting_since: dict[str, float] = {}
+        self._snap: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
+        self._by_owner: dict[str, list[tuple[str, dict[str, Any]]]] = {}
 
     # ------------------------------------------------------------------ loop
     def start(self) -> None:
@@ -103,7 +105,15 @@ class Controllers:
         return rt
 
     def _list(self, api_version: str, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        return self.store.list(self.fake.registry.storage_key(self.rt(api_version, kind)), namespace)
+        """Objects from this pass's snapshot: read-only, never mutate them."""
+        objs = self._snap.get(self.fake.registry.storage_key(self.rt(api_version, kind)), {})
+        return [o for (ns, _), o in sorted(objs.items()) if namespace is None or ns == namespace]
+
+    def _owned(self, uid: str, kind: str = "") -> list[dict[str, Any]]:
+        return [o for k, o in self._by_owner.get(uid, []) if not kind or k == kind]
+
+    def _snap_get(self, key: tuple[str, str], namespace: str, name: str) -> dict[str, Any] | None:
+        return self._snap.get(key, {}).get((namespace, name))
 
     def _write_status(self, rt: ResourceType, obj: dict[str, Any], status: dict[str, Any]) -> None:
         if obj.get("status") == status:
@@ -113,11 +123,11 @@ class Controllers:
         new["metadata"].pop("resourceVersion", None)
         with contextlib.suppress(ApiError):
             self.api.replace(rt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], new,
-                             WriteOptions(manager=CONTROLLER_MANAGER, subresource="status"))
+                             WriteOptions(subresource="status"))
 
     def _create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         with contextlib.suppress(ApiError):
-            self.api.create(rt, obj["metadata"].get("namespace", ""), obj, WriteOptions(manager=CONTROLLER_MANAGER))
+            self.api.create(rt, obj["metadata"].get("namespace", ""), obj, WriteOptions())
 
     def _delete(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         md = obj["metadata"]
@@ -132,15 +142,22 @@ class Controllers:
 
     # ------------------------------------------------------------------ reconcile all
     def reconcile(self) -> None:
+        self._snap = self.store.snapshot()
+        self._by_owner: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for key, objs in self._snap.items():
+            for obj in objs.values():
+                for ref in obj["metadata"].get("ownerReferences") or ():
+                    self._by_owner.setdefault(ref.get("uid", ""), []).append((key[1], obj))
         self.crds()
         self.namespaces()
         self.garbage_collect()
-        self.deployments()
+        # pods first, then their owners: readiness propagates pod -> ReplicaSet -> Deployment in one pass
+        self.pods()
         self.replicasets()
+        self.deployments()
         self.statefulsets()
         self.daemonsets()
         self.jobs()
-        self.pods()
         self.pvcs()
         self.services()
         self.hooks()
@@ -162,8 +179,10 @@ class Controllers:
                 if CRD_FINALIZER not in (crd["metadata"].get("finalizers") or []):
                     new = copy.deepcopy(crd)
                     new["metadata"].setdefault("finalizers", []).append(CRD_FINALIZER)
-                    new["metadata"].pop("resourceVersion", None)
-                    self.api.replace(crd_rt, "", name, new, WriteOptions(manager=CONTROLLER_MANAGER))
+                    try:
+                        self.api.replace(crd_rt, "", name, new, WriteOptions())
+                    except ApiError:
+                        continue  # changed meanwhile: next pass
                     crd = self.store.get(("apiextensions.k8s.io", "customresourcedefinitions"), "", name)
                     if crd is None:
                         continue
@@ -221,9 +240,8 @@ class Controllers:
         if fins != (crd["metadata"].get("finalizers") or []):
             new = copy.deepcopy(crd)
             new["metadata"]["finalizers"] = fins
-            new["metadata"].pop("resourceVersion", None)
             with contextlib.suppress(ApiError):
-                self.api.replace(crd_rt, "", crd["metadata"]["name"], new, WriteOptions(manager=CONTROLLER_MANAGER))
+                self.api.replace(crd_rt, "", crd["metadata"]["name"], new, WriteOptions())
 
     # ------------------------------------------------------------------ namespaces
     def namespaces(self) -> None:
@@ -275,11 +293,11 @@ class Controllers:
                     current["metadata"].pop("resourceVersion", None)
                     with contextlib.suppress(ApiError):
                         self.api.replace(ns_rt, "", name, current,
-                                         WriteOptions(manager=CONTROLLER_MANAGER, subresource="finalize"))
+                                         WriteOptions(subresource="finalize"))
 
     # ------------------------------------------------------------------ garbage collector
     def garbage_collect(self) -> None:
-        everything = [(key, o) for key in self.store.kinds() for o in self.store.list(key)]
+        everything = [(key, o) for key, objs in self._snap.items() for o in objs.values()]
         uids = {o["metadata"].get("uid") for _, o in everything}
         for key, obj in everything:
             refs = obj["metadata"].get("ownerReferences") or []
@@ -300,8 +318,7 @@ class Controllers:
         pod_rt = self.rt("v1", "Pod")
         ns = owner["metadata"]["namespace"]
         uid = owner["metadata"]["uid"]
-        pods = [p for p in self._list("v1", "Pod", ns)
-                if any(r.get("uid") == uid for r in p["metadata"].get("ownerReferences") or [])]
+        pods = self._owned(uid, "pods")
         keep = []
         for p in pods:
             labels = p["metadata"].get("labels") or {}
@@ -328,9 +345,7 @@ class Controllers:
             }
             pod["spec"]["nodeName"] = (node_names[i] if node_names else None) or "fake-node"
             self._create(pod_rt, pod)
-        return [p for p in self._list("v1", "Pod", ns)
-                if any(r.get("uid") == uid for r in p["metadata"].get("ownerReferences") or [])
-                and not p["metadata"].get("deletionTimestamp")]
+        return keep
 
     @staticmethod
     def _count_ready(pods: list[dict[str, Any]]) -> int:
@@ -338,9 +353,14 @@ class Controllers:
 
     def _top_held(self, pod: dict[str, Any]) -> bool:
         """A pod is held if it or any owner up the chain (RS -> Deployment) is held."""
-        obj, depth = pod, 0
-        while obj is not None and depth < 4:
-            if self._held(obj.get("kind", "Pod"), obj):
+        if not self.fake._held:
+            return False
+        obj: dict[str, Any] | None = pod
+        kind = "Pod"
+        for _ in range(4):
+            if obj is None:
+                return False
+            if self._held(kind, obj):
                 return True
             refs = obj["metadata"].get("ownerReferences") or []
             ref = next((r for r in refs if r.get("controller")), None)
@@ -349,11 +369,9 @@ class Controllers:
             rt = self.fake.registry.by_kind(ref["apiVersion"], ref["kind"])
             if rt is None:
                 return False
-            obj = self.store.get(self.fake.registry.storage_key(rt), obj["metadata"].get("namespace", ""),
+            kind = ref["kind"]
+            obj = self._snap_get(self.fake.registry.storage_key(rt), obj["metadata"].get("namespace", ""),
                                  ref["name"])
-            if obj is not None:
-                obj["kind"] = ref["kind"]
-            depth += 1
         return False
 
     # ------------------------------------------------------------------ pods (status)
@@ -416,7 +434,7 @@ class Controllers:
             template = spec.get("template") or {}
             pth = short_hash(template)
             new_name = f"{name}-{pth}"
-            owned = [rs for rs in self._list("apps/v1", "ReplicaSet", ns)
+            owned = [rs for rs in self._owned(md["uid"], "replicasets")
                      if any(r.get("uid") == md["uid"] and r.get("controller")
                             for r in rs["metadata"].get("ownerReferences") or [])]
             new_rs = next((rs for rs in owned if rs["metadata"]["name"] == new_name), None)
@@ -438,12 +456,13 @@ class Controllers:
                 if new_rs is None:
                     continue
             self._scale_rs(rs_rt, new_rs, replicas)
-            new_ready = (new_rs.get("status") or {}).get("readyReplicas", 0)
+            held = self._held("Deployment", dep)
+            new_ready = 0 if held else (new_rs.get("status") or {}).get("readyReplicas", 0)
             rollout_done = new_ready >= replicas
             for rs in old:
                 if rollout_done:
                     self._scale_rs(rs_rt, rs, 0)
-            old_ready = sum((rs.get("status") or {}).get("readyReplicas", 0) for rs in old)
+            old_ready = 0 if held else sum((rs.get("status") or {}).get("readyReplicas", 0) for rs in old)
             total = replicas + sum((rs.get("spec") or {}).get("replicas", 0) for rs in old)
             ready = new_ready + old_ready
             available = min(ready, max(replicas, ready))
@@ -487,10 +506,9 @@ class Controllers:
             return
         new = copy.deepcopy(rs)
         new["spec"]["replicas"] = replicas
-        new["metadata"].pop("resourceVersion", None)
         with contextlib.suppress(ApiError):
             self.api.replace(rs_rt, rs["metadata"]["namespace"], rs["metadata"]["name"], new,
-                             WriteOptions(manager=CONTROLLER_MANAGER))
+                             WriteOptions())
 
     def replicasets(self) -> None:
         rs_rt = self.rt("apps/v1", "ReplicaSet")
@@ -520,7 +538,7 @@ class Controllers:
             pods = self._sync_pods(sts, names, spec.get("template") or {},
                                    {"controller-revision-hash": revision,
                                     "apps.kubernetes.io/pod-index": "0"})
-            ready = self._count_ready(pods)
+            ready = 0 if self._held("StatefulSet", sts) else self._count_ready(pods)
             old = sts.get("status") or {}
             done = ready >= replicas
             status = {
@@ -556,7 +574,7 @@ class Controllers:
             revision = short_hash(template)
             names = [f"{md['name']}-{short_hash([md['uid'], n], 5)}" for n in matching]
             pods = self._sync_pods(ds, names, template, {"controller-revision-hash": revision}, matching)
-            ready = self._count_ready(pods)
+            ready = 0 if self._held("DaemonSet", ds) else self._count_ready(pods)
             status = {
                 "observedGeneration": md.get("generation", 1),
                 "desiredNumberScheduled": len(matching),
@@ -586,8 +604,7 @@ class Controllers:
             ns, uid = md["namespace"], md["uid"]
             labels = {"job-name": md["name"], "batch.kubernetes.io/job-name": md["name"],
                       "controller-uid": uid, "batch.kubernetes.io/controller-uid": uid}
-            pods = [p for p in self._list("v1", "Pod", ns)
-                    if any(r.get("uid") == uid for r in p["metadata"].get("ownerReferences") or [])]
+            pods = self._owned(uid, "pods")
             if not pods:
                 tmpl = copy.deepcopy(spec.get("template") or {})
                 pod_labels = {**((tmpl.get("metadata") or {}).get("labels") or {}), **labels}
@@ -720,7 +737,7 @@ class Controllers:
             return
         new["metadata"].pop("resourceVersion", None)
         with contextlib.suppress(ApiError):
-            self.api.replace(rt, md["namespace"], md["name"], new, WriteOptions(manager=CONTROLLER_MANAGER))
+            self.api.replace(rt, md["namespace"], md["name"], new, WriteOptions())
 
     # ------------------------------------------------------------------ test hooks
     def hooks(self) -> None:
@@ -731,7 +748,7 @@ class Controllers:
             fns = hooks.get(rt.kind)
             if not fns:
                 continue
-            for obj in self.store.list(self.fake.registry.storage_key(rt)):
+            for obj in list(self._snap.get(self.fake.registry.storage_key(rt), {}).values()):
                 uid = obj["metadata"]["uid"]
                 if uid in self._hooked or obj["metadata"].get("deletionTimestamp"):
                     continue

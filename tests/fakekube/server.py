@@ -83,6 +83,7 @@ def _logical_verb(method: str, rp: ResourcePath | None, query: dict[str, str]) -
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms delayed-ACK stalls
     server: KubeHTTPServer
     timeout = 120
 

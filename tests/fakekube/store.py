@@ -65,6 +65,12 @@ class Store:
         with self.lock:
             return list(self._objects)
 
+    def snapshot(self) -> dict[StoreKey, dict[ObjKey, dict[str, Any]]]:
+        """A consistent, uncopied view for the controllers: stored dicts are never mutated in place,
+        so readers may hold references as long as they treat them as read-only."""
+        with self.lock:
+            return {key: dict(objs) for key, objs in self._objects.items()}
+
     def namespace_is_empty(self, namespace: str) -> bool:
         with self.lock:
             return not any(ns == namespace for objs in self._objects.values() for (ns, _) in objs)
@@ -116,7 +122,8 @@ class Store:
             obj = self._objects.get(key, {}).pop((namespace, name), None)
             if obj is None:
                 return None
-            obj["metadata"]["resourceVersion"] = self._bump()
+            # never mutate a stored dict in place: controller snapshots may still reference it
+            obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": self._bump()}}
             self.spec_changed_at.pop(obj["metadata"].get("uid", ""), None)
             self._emit("DELETED", key, obj)
             return copy.deepcopy(obj)
