@@ -242,6 +242,23 @@ def uninstall(
 
 @app.command()
 @handles_errors
+def credentials(
+    ctx: typer.Context,
+    show: bool = typer.Option(False, "--show", help="Print the password itself (stdout), not how to read it."),
+) -> None:
+    """Dex's login: the email and how to get the password (kfboot generates one; upstream's 12341234 is never used)."""
+    from kfboot.phases.credentials import login_info, login_text
+
+    opts = get_options(ctx)
+    info = login_info(_connect(opts), show=show)
+    if opts.json:
+        print_json({k: v for k, v in info.items() if k != "command"})
+        return
+    sys.stdout.write("\n".join(login_text(info, show)) + "\n")
+
+
+@app.command()
+@handles_errors
 def init(
     path: Path = typer.Argument(Path("kfboot.yaml"), help="Where to write the starter config."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),

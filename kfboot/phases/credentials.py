@@ -254,6 +254,7 @@ def apply_credentials(objects: list[dict[str, Any]], creds: Credentials) -> list
     if not users:
         raise KfbootError("Dex's config has no staticPasswords entry to set the initial user in")
     entry = next((u for u in users if u.get("email") == UPSTREAM_EMAIL), users[0])
+    changed = entry.get("email") != creds.email
     entry["email"] = creds.email
     env_name = entry.get("hashFromEnv")
     if env_name:
@@ -265,9 +266,11 @@ def apply_credentials(objects: list[dict[str, Any]], creds: Credentials) -> list
         if "stringData" in secret and not secret["stringData"]:
             del secret["stringData"]
         secret.setdefault("data", {})[env_name] = _b64(creds.password_hash)
-    else:
+    else:  # releases before v1.9: the hash inline in the config
         entry["hash"] = creds.password_hash
-    config_map["data"][DEX_CONFIG_KEY] = yaml.safe_dump(config, sort_keys=False)
+        changed = True
+    if changed:  # otherwise keep upstream's text (and its comments) as it is
+        config_map["data"][DEX_CONFIG_KEY] = yaml.safe_dump(config, sort_keys=False)
 
     deployment = next((o for o in out if _is(o, "Deployment", DEX_DEPLOYMENT)), None)
     if deployment is not None:
@@ -327,3 +330,55 @@ def _describe_source(user: InitialUser) -> str:
     if user.source == "secret":
         return f"password from Secret {user.password_secret}"
     return "random password, reused on re-runs"
+
+
+# -- `kfboot credentials` -----------------------------------------------------------------------------
+def _kubectl_read(ref: SecretKeyRef) -> str:
+    return (f"kubectl -n {ref.namespace} get secret {ref.name} -o jsonpath='{{.data.{ref.key}}}' | base64 -d")
+
+
+def login_info(kube: Kube, show: bool = False) -> dict[str, Any]:
+    """What `kfboot credentials` reports: the email, where the password is, and the password if `show`.
+
+    Read from the live Secret auth/kfboot-dex-initial-user (not the config), so it tells what is installed.
+    """
+    secret = read_initial_user(kube)
+    if secret is None:
+        raise KfbootError(f"Secret {AUTH_NAMESPACE}/{INITIAL_USER_SECRET} was not found: Dex's login is not "
+                          "installed in this cluster (by kfboot)", hint="run `kfboot install` first")
+    annotations = (secret.get("metadata") or {}).get("annotations") or {}
+    source = annotations.get(SOURCE_ANNOTATION, "generated")
+    info: dict[str, Any] = {"email": _secret_value(secret, "email") or "", "passwordSource": source}
+    if source == "generated":
+        ref = SecretKeyRef(INITIAL_USER_SECRET, AUTH_NAMESPACE, "password")
+    elif source == "secret" and annotations.get(SECRET_REF_ANNOTATION, "").count("/") == 2:
+        namespace, name, key = annotations[SECRET_REF_ANNOTATION].split("/")
+        ref = SecretKeyRef(name, namespace, key)
+    else:
+        ref = None
+    info["secretRef"] = {"namespace": ref.namespace, "name": ref.name, "key": ref.key} if ref else None
+    info["command"] = _kubectl_read(ref) if ref else None
+    if show and ref is not None:
+        value = _secret_value(kube.get("v1", "Secret", ref.name, ref.namespace), ref.key)
+        if value is None:
+            raise KfbootError(f"Secret {ref} has no readable password")
+        if not is_bcrypt_hash(value):  # a user's Secret may hold only a hash: nothing to show then
+            info["password"] = value
+    return info
+
+
+def login_text(info: dict[str, Any], show: bool = False) -> list[str]:
+    lines = [f"email:    {info['email']}"]
+    if "password" in info:
+        lines.append(f"password: {info['password']}")
+        return lines
+    if info["passwordSource"] == "hash":
+        lines.append("password: yours: kfboot was given only its bcrypt hash (components.dex.initialUser.passwordHash)")
+        return lines
+    ref = info["secretRef"]
+    if show:  # asked for it, but the Secret holds only a hash
+        lines.append(f"password: yours: Secret {ref['namespace']}/{ref['name']} holds only its bcrypt hash")
+        return lines
+    lines.append(f"password: {info['command']}")
+    lines.append("          (or `kfboot credentials --show`)")
+    return lines
