@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from kfboot.config.platform import Platform
+from kfboot.engine.phase import PhaseContext
 from kfboot.gpu import render
 from kfboot.gpu.config import GpuConfig
 from kfboot.gpu.plan import DEVICE_PLUGIN_CONFIG_LABEL, MIG_CONFIG_LABEL, PRODUCT_LABEL, GpuPlan, build_plan
@@ -211,12 +212,34 @@ def test_changed_geometry_relabels_only_what_changed(cluster: Any, tmp_path: Pat
     assert cluster.get("v1", "Node", "gpu-a")["status"]["allocatable"]["nvidia.com/gpu"] == "16"
 
 
+def test_geometry_change_under_the_same_label_is_flagged_not_silently_ready(cluster: Any, tmp_path: Path) -> None:
+    plan = make_plan(TRAIN)
+    kube = connect(cluster, tmp_path)
+    with Operator(cluster, plan):
+        assert runner(kube, phases(plan), timeout=10).install().exit_code == 0
+    ones = make_plan({**TRAIN, "sharing": {"mode": "mig", "mig": {"config": "all-1g.10gb"}}})
+    cluster.reset_requests()
+    events: list[Any] = []
+    with Operator(cluster, ones) as op:
+        op.applied.update({"gpu-a": ("train", "train"), "gpu-b": ("train", "train")})
+        summary = runner(kube, phases(ones), events, timeout=1).install()
+    assert node_patches(cluster) == []  # labels are unchanged: nothing relabelled
+    assert any("gpu-a: the MIG geometry of pool train changed" in e.message for e in events if e.kind == "progress")
+    assert summary.exit_code == 3  # mig-manager (simulated faithfully) does not re-apply: allocatable tells
+    assert "node gpu-a: nvidia.com/mig-1g.10gb 16/56" in summary.outcomes[-1].message
+
+
 def test_node_that_leaves_every_pool_loses_only_our_labels(cluster: Any, tmp_path: Path) -> None:
     plan = make_plan(TRAIN, INFER)
     kube = connect(cluster, tmp_path)
     with Operator(cluster, plan):
         assert runner(kube, phases(plan), timeout=10).install().exit_code == 0
     pinned = make_plan({**TRAIN, "nodes": ["gpu-a"]}, INFER)
+    planned = {p.phase.name: p.action for p in runner(kube, phases(pinned)).plan()}
+    assert planned["gpu-sharing"].kind.value == "upgrade"
+    drift = GpuSharingPhase(plan=pinned, version="v26.7.0").check(PhaseContext(kube), [])
+    assert [str(p) for p in drift if "gpu-b" in str(p)] == [
+        "node gpu-b: carries nvidia.com/mig.config, nvidia.com/device-plugin.config of a pool that no longer selects it"]
     with Operator(cluster, pinned) as op:
         op.applied.update({"gpu-a": ("train", "train"), "l4-a": (None, "infer")})
         assert runner(kube, phases(pinned), timeout=10).install().exit_code == 0

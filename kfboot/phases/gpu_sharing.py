@@ -136,6 +136,19 @@ class GpuSharingPhase:
         live = ctx.require_kube().get("v1", "ConfigMap", render.DEVICE_PLUGIN_CONFIGMAP, self.namespace)
         return set((live or {}).get("data") or {}) - {render.DEVICE_PLUGIN_DEFAULT}
 
+    def _changed_mig_configs(self, ctx: PhaseContext) -> set[str]:
+        """MIG configs whose content differs from the live ConfigMap (read before we overwrite it)."""
+        import yaml
+
+        live = ctx.require_kube().get("v1", "ConfigMap", render.MIG_PARTED_CONFIGMAP, self.namespace)
+        text = ((live or {}).get("data") or {}).get(render.MIG_PARTED_CONFIGMAP_KEY)
+        try:
+            old = (yaml.safe_load(text) or {}).get("mig-configs") or {} if text else {}
+        except yaml.YAMLError:
+            return set()
+        new = render.render_mig_parted(self.plan)["mig-configs"]
+        return {name for name, entries in new.items() if name in old and old[name] != entries}
+
     def _stale(self, node: NodeView, ours: set[str]) -> dict[str, None]:
         """Labels we set on a node that left every pool (its pool was removed or no longer selects it)."""
         if node.pool is not None or node.labels.get(DEVICE_PLUGIN_CONFIG_LABEL) not in ours:
@@ -156,8 +169,13 @@ class GpuSharingPhase:
         nodes = self.nodes(ctx)
         for pool in self._unmatched_pools(nodes):
             problems.append(Problem(f"pool {pool.name}", f"matches no node ({_selection(pool)})"))
+        current = {p.name for p in self.plan.pools}
         for node in nodes:
             if node.pool is None:
+                left = self._stale(node, current)
+                if left:
+                    problems.append(Problem(f"node {node.name}", f"carries {', '.join(left)} of a pool that "
+                                            "no longer selects it"))
                 continue
             for key, want in node.label_diff().items():
                 problems.append(Problem(f"node {node.name}", f"{key} is {node.labels.get(key, 'unset')}, want {want}"))
@@ -174,6 +192,7 @@ class GpuSharingPhase:
 
         kube = ctx.require_kube()
         previous = self._previous_pools(ctx)
+        changed = self._changed_mig_configs(ctx)
         if ctx.dry_run and kube.get("v1", "Namespace", self.namespace) is None:
             ctx.progress(f"dry run: ConfigMaps not checked by the server (namespace {self.namespace} "
                          "would be created by gpu-operator)")
@@ -189,6 +208,11 @@ class GpuSharingPhase:
             patch: dict[str, str | None] = {**node.label_diff(), **self._stale(node, previous | current)}
             if patch:
                 patches[node.name] = patch
+        for node in nodes:
+            if node.pool is not None and node.pool.name in changed and MIG_CONFIG_LABEL not in patches.get(node.name, {}):
+                ctx.progress(f"node {node.name}: the MIG geometry of pool {node.pool.name} changed but its "
+                             f"{MIG_CONFIG_LABEL} label did not; mig-manager re-applies only on a label change "
+                             "(or when its pod restarts)")
         for name, patch in sorted(patches.items()):
             shown = ", ".join(f"{k}={v}" if v is not None else f"{k}-" for k, v in patch.items())
             ctx.progress(f"{'dry run: would label' if ctx.dry_run else 'labelling'} node {name}: {shown}")
