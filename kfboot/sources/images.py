@@ -1,0 +1,107 @@
+"""Container images referenced by rendered objects, for mirroring into an air-gapped registry.
+
+Generic on purpose (no per-kind tables): pod specs sit at different depths in Deployments,
+CronJobs, Knative Services, InferenceServices, ServingRuntimes…, but always as lists named
+`containers`/`initContainers`/`ephemeralContainers` whose items have an `image`. Operators also keep
+images in ConfigMaps (Knative `queue-sidecar-image`, KServe JSON and Katib YAML config) and in CR fields
+(`image:`, or GPU Operator style `repository`/`image`/`version`); those are picked up too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+_CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+# registry/path:tag or @digest; no spaces, no templating leftovers
+_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._\-/:]*[a-z0-9](:[\w][\w.\-]{0,127})?(@sha256:[a-f0-9]{64})?$")
+
+
+def looks_like_image(value: str) -> bool:
+    """A plausible image reference with a tag or digest (bare words like 'nginx' are ambiguous)."""
+    value = value.strip()
+    if not value or " " in value or "{" in value or "$" in value:
+        return False
+    if ":" not in value and "@" not in value:
+        return False
+    return bool(_IMAGE.match(value)) and not value.startswith(("http:", "https:"))
+
+
+def _walk(node: Any, in_metadata: bool = False) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key in _CONTAINER_LISTS:
+            items = node.get(key)
+            if isinstance(items, list):
+                for item in items:
+                    if isinstance(item, dict) and isinstance(item.get("image"), str) and item["image"].strip():
+                        yield item["image"].strip()
+        image, repo, version = node.get("image"), node.get("repository"), node.get("version")
+        if isinstance(image, str) and isinstance(repo, str) and isinstance(version, str) and "/" not in image:
+            yield f"{repo.rstrip('/')}/{image}:{version}"  # GPU Operator ClusterPolicy style
+        elif isinstance(image, str) and looks_like_image(image):
+            yield image.strip()
+        for key, value in node.items():
+            if key == "metadata" or key in _CONTAINER_LISTS:
+                continue
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk(item)
+
+
+def _config_values(obj: dict[str, Any]) -> Iterator[str]:
+    """Images inside ConfigMap data: `*image` keys, and JSON documents with `image` fields."""
+    data = obj.get("data")
+    if not isinstance(data, dict):
+        return
+    for key, value in data.items():
+        if not isinstance(value, str):
+            continue
+        if key.lower().endswith("image") and looks_like_image(value):
+            yield value.strip()
+        elif value.lstrip().startswith(("{", "[")):
+            try:
+                yield from _walk(json.loads(value))
+            except ValueError:
+                continue
+        elif "image:" in value or "image\":" in value:  # embedded YAML config (katib, jupyter spawner)
+            yield from _yaml_images(value)
+
+
+def _yaml_images(text: str) -> Iterator[str]:
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return
+    yield from _walk(doc)
+    yield from _values_under_image_keys(doc)
+
+
+def _values_under_image_keys(node: Any) -> Iterator[str]:
+    """`image: {value: ref}` shapes (jupyter spawner defaults) and `image: ref` anywhere."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if (key == "image" and isinstance(value, dict) and isinstance(value.get("value"), str)
+                    and looks_like_image(value["value"])):
+                yield value["value"].strip()
+            yield from _values_under_image_keys(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _values_under_image_keys(item)
+
+
+def images_of(objects: Iterable[dict[str, Any]]) -> list[str]:
+    """Sorted, unique image references used by `objects`."""
+    found: set[str] = set()
+    for obj in objects:
+        if not isinstance(obj, dict):
+            continue
+        if obj.get("kind") == "ConfigMap":
+            found.update(_config_values(obj))
+        elif obj.get("kind") != "CustomResourceDefinition":  # schemas mention `image`, not images
+            found.update(_walk({k: v for k, v in obj.items() if k != "metadata"}))
+    return sorted(found)

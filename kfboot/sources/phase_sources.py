@@ -1,0 +1,140 @@
+"""Bundles as phase inputs: manifests read from verified rendered files, charts from verified .tgz.
+
+`BundleManifests` serves an explicit `--bundle DIR`: its fingerprint is the index digests of its
+files (reading only bundle.yaml), so a changed bundle means an upgrade and an unchanged one a no-op.
+`CachedUpstream` is the default without `--bundle`/`--manifests`: a bundle in the cache, pulled on
+first render. Its fingerprint comes from the pins alone, so `plan --offline` never downloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kfboot.config.catalog import Catalog, load_catalog
+
+_PULL_LOCK = threading.Lock()
+
+
+def _open(root: Path) -> Any:
+    from kfboot.sources.bundle import Bundle
+
+    return Bundle.open(root, load_catalog())
+
+
+@dataclass(frozen=True)
+class BundleManifests:
+    """Pre-rendered kustomize output of `paths` from a bundle directory."""
+
+    root: Path
+    source: str
+    paths: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"{self.source} from bundle {self.root}: " + ", ".join(self.paths)
+
+    def fingerprint(self) -> str:
+        bundle = _open(self.root)
+        digest = hashlib.sha256(self.source.encode())
+        for rel in self.paths:
+            entry = bundle.manifest_entry(self.source, rel)
+            digest.update(f"|{rel}={bundle.digest_of(entry.file)}".encode())
+        return digest.hexdigest()
+
+    def render(self) -> list[dict[str, Any]]:
+        from kfboot.k8s.manifests import parse_manifests
+
+        bundle = _open(self.root)
+        objects: list[dict[str, Any]] = []
+        for rel in self.paths:
+            objects.extend(parse_manifests(bundle.manifest_text(self.source, rel), f"{self.source}/{rel}"))
+        return objects
+
+
+def pin_digest(catalog: Catalog) -> str:
+    """Identifies what a cache bundle was made from: source commits and chart versions."""
+    parts = [f"{n}@{s.commit}" for n, s in sorted(catalog.sources.items())]
+    parts += [f"{n}={c.helm.chart}:{c.helm.version}" for n, c in sorted(catalog.components.items()) if c.helm]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def cache_bundle_dir(catalog: Catalog | None = None) -> Path:
+    from kfboot.phases.sources import cache_dir
+
+    return cache_dir() / "bundles" / pin_digest(catalog or load_catalog())
+
+
+def ensure_cache_bundle(catalog: Catalog | None = None) -> Path:
+    """The cache bundle for the current pins, pulled on first use (once per process)."""
+    from kfboot.sources.bundle import INDEX_FILE
+    from kfboot.sources.pull import pull_bundle
+
+    catalog = catalog or load_catalog()
+    root = cache_bundle_dir(catalog)
+    with _PULL_LOCK:
+        if not (root / INDEX_FILE).is_file():
+            pull_bundle(root, catalog=catalog, force=True)
+    return root
+
+
+@dataclass(frozen=True)
+class CachedUpstream:
+    """Pinned upstream paths served from the cache bundle (downloaded and rendered on first render)."""
+
+    name: str
+    version: str
+    commit: str
+    paths: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"{self.name} {self.version} ({self.commit[:12]}, cached bundle): " + ", ".join(self.paths)
+
+    def fingerprint(self) -> str:
+        # the same as UpstreamTree's: the pin identifies the content; no download to plan
+        return hashlib.sha256(f"{self.name}|{self.commit}|{'|'.join(self.paths)}".encode()).hexdigest()
+
+    def render(self) -> list[dict[str, Any]]:
+        return BundleManifests(ensure_cache_bundle(), self.name, self.paths).render()
+
+
+def bundle_chart_path(root: Path, component: str, version: str) -> Path:
+    """The verified chart .tgz a Helm phase installs from a bundle."""
+    return _open(root).chart(component, version)
+
+
+def bundle_root(value: Path | str) -> Path:
+    return Path(os.path.abspath(value))
+
+
+def use_bundle_sources(phases: list[Any], bundle: Path | None, local_tree: bool) -> list[Any]:
+    """Point phases built from the catalog at a bundle (`--bundle`) or the cache bundle (default).
+
+    With a bundle, pinned-upstream manifest phases read its verified rendered files and Helm phases
+    install its verified .tgz. Without one (and without `--manifests`), manifests come from the
+    cache bundle; charts still come from their repositories through Helm.
+    """
+    from dataclasses import replace
+
+    from kfboot.helm import ChartRef
+    from kfboot.phases.helm_phase import HelmPhase
+    from kfboot.phases.manifest_phase import ManifestPhase
+    from kfboot.phases.sources import UpstreamTree
+
+    if bundle is None and local_tree:
+        return phases
+    out = []
+    for phase in phases:
+        if isinstance(phase, ManifestPhase) and isinstance(phase.source, UpstreamTree):
+            tree = phase.source
+            source: Any = (BundleManifests(bundle_root(bundle), tree.name, tree.paths) if bundle is not None
+                           else CachedUpstream(tree.name, tree.version, tree.commit, tree.paths))
+            phase = replace(phase, source=source)
+        elif isinstance(phase, HelmPhase) and bundle is not None and phase.chart.path is None:
+            path = bundle_chart_path(bundle_root(bundle), phase.name, phase.chart.version)
+            phase = replace(phase, chart=ChartRef(phase.chart.name, phase.chart.version, path=path))
+        out.append(phase)
+    return out
