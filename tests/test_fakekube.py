@@ -728,3 +728,16 @@ def test_many_concurrent_connections(fk: FakeKube, tmp_path: Path) -> None:
 def test_fixture_from_plugin(fake_kube: FakeKube) -> None:
     assert fake_kube.url.startswith("http://127.0.0.1:")
     assert fake_kube.get("v1", "Namespace", "default") is not None
+
+
+def test_foreground_deletion_and_secret_string_data(api: ApiClient, fk: FakeKube) -> None:
+    apps(api).create_namespaced_deployment(NS, deployment("fg"))
+    wait_for(lambda: core(api).list_namespaced_pod(NS, label_selector="app=fg").items)
+    raw(api, "DELETE", f"/apis/apps/v1/namespaces/{NS}/deployments/fg", {"propagationPolicy": "Foreground"})
+    dep = fk.get("apps/v1", "Deployment", "fg", NS)
+    assert dep is None or "foregroundDeletion" in dep["metadata"]["finalizers"]
+    wait_for(lambda: fk.get("apps/v1", "Deployment", "fg", NS) is None)
+    assert not fk.list("apps/v1", "ReplicaSet", NS) and not fk.list("v1", "Pod", NS)
+
+    s = core(api).create_namespaced_secret(NS, {"metadata": {"name": "s"}, "stringData": {"pw": "hunter2"}})
+    assert s.data == {"pw": "aHVudGVyMg=="} and s.type == "Opaque" and not s.string_data

@@ -6,6 +6,7 @@ writes go through the same metadata, finalizer and event machinery as client wri
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import random
@@ -27,6 +28,7 @@ from .store import Store
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 CONTROLLER_MANAGER = "kube-controller-manager"
+FOREGROUND = "foregroundDeletion"
 
 JSON = "application/json"
 MERGE = "application/merge-patch+json"
@@ -256,11 +258,24 @@ class Api:
             if not rt.crd:  # built-in kinds come back with their zero status, like the real server
                 obj["status"] = copy.deepcopy(_INITIAL_STATUS.get(rt.kind, {}))
         self._defaults(rt, obj)
+        self._normalize(rt, obj)
         if opts.manager:
             md["managedFields"] = self._render_owners(
                 None, {opts.manager: fields}, opts.manager, operation, rt.api_version, ""
             )
         return obj
+
+    @staticmethod
+    def _normalize(rt: ResourceType, obj: dict[str, Any]) -> None:
+        """Conversions the real server applies on every write (Secret stringData -> data)."""
+        if rt.kind == "Secret":
+            string_data = obj.pop("stringData", None) or {}
+            if string_data:
+                data = obj.setdefault("data", {}) or {}
+                for k, v in string_data.items():
+                    data[k] = base64.b64encode(str(v).encode()).decode()
+                obj["data"] = data
+            obj.setdefault("type", "Opaque")
 
     def _defaults(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         """The handful of server-side defaults installers and waiters depend on."""
@@ -351,6 +366,7 @@ class Api:
         if not md.get("managedFields"):
             md.pop("managedFields", None)
         new["apiVersion"], new["kind"] = current.get("apiVersion", rt.api_version), rt.kind
+        self._normalize(rt, new)
         if comparable(new) == comparable(current):
             return self._for_version(rt, current)  # a no-op write does not bump resourceVersion
         if opts.dry_run:
@@ -489,9 +505,15 @@ class Api:
             if dry_run:
                 return current
             propagation = propagation or options.get("propagationPolicy")
-            if propagation == "Orphan":
+            if propagation == "Orphan" or options.get("orphanDependents") is True:
                 self._orphan(current["metadata"]["uid"])
             md = current["metadata"]
+            if propagation == "Foreground" and FOREGROUND not in (md.get("finalizers") or []):
+                # the garbage collector deletes the dependents, then drops this finalizer
+                md["finalizers"] = [*(md.get("finalizers") or []), FOREGROUND]
+                current["metadata"]["deletionTimestamp"] = md.get("deletionTimestamp") or now_iso()
+                current["metadata"]["deletionGracePeriodSeconds"] = 0
+                return self._for_version(rt, self.store.replace(key, current))
             pending = bool(md.get("finalizers")) or (
                 rt.kind == "Namespace" and (current.get("spec") or {}).get("finalizers")
             )

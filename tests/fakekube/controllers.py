@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .api import WriteOptions
+from .api import FOREGROUND, WriteOptions
 from .errors import ApiError
 from .objects import get_condition, now_iso, owner_ref, set_condition
 from .resources import ResourceType
@@ -50,7 +50,7 @@ class Controllers:
         self._next_due: float | None = None
         self._ns_deleting_since: dict[str, float] = {}
         self._snap: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
-        self._by_owner: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self._by_owner: dict[str, list[tuple[tuple[str, str], dict[str, Any]]]] = {}
 
     # ------------------------------------------------------------------ loop
     def start(self) -> None:
@@ -110,7 +110,7 @@ class Controllers:
         return [o for (ns, _), o in sorted(objs.items()) if namespace is None or ns == namespace]
 
     def _owned(self, uid: str, kind: str = "") -> list[dict[str, Any]]:
-        return [o for k, o in self._by_owner.get(uid, []) if not kind or k == kind]
+        return [o for k, o in self._by_owner.get(uid, []) if not kind or k[1] == kind]
 
     def _snap_get(self, key: tuple[str, str], namespace: str, name: str) -> dict[str, Any] | None:
         return self._snap.get(key, {}).get((namespace, name))
@@ -129,12 +129,12 @@ class Controllers:
         with contextlib.suppress(ApiError):
             self.api.create(rt, obj["metadata"].get("namespace", ""), obj, WriteOptions())
 
-    def _delete(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+    def _delete(self, rt: ResourceType, obj: dict[str, Any], propagation: str | None = None) -> None:
         md = obj["metadata"]
         if md.get("deletionTimestamp"):
             return
         with contextlib.suppress(ApiError):
-            self.api.delete(rt, md.get("namespace", ""), md["name"], None)
+            self.api.delete(rt, md.get("namespace", ""), md["name"], None, propagation=propagation)
 
     def _held(self, kind: str, obj: dict[str, Any]) -> bool:
         md = obj["metadata"]
@@ -143,11 +143,11 @@ class Controllers:
     # ------------------------------------------------------------------ reconcile all
     def reconcile(self) -> None:
         self._snap = self.store.snapshot()
-        self._by_owner: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self._by_owner: dict[str, list[tuple[tuple[str, str], dict[str, Any]]]] = {}
         for key, objs in self._snap.items():
             for obj in objs.values():
                 for ref in obj["metadata"].get("ownerReferences") or ():
-                    self._by_owner.setdefault(ref.get("uid", ""), []).append((key[1], obj))
+                    self._by_owner.setdefault(ref.get("uid", ""), []).append((key, obj))
         self.crds()
         self.namespaces()
         self.garbage_collect()
@@ -299,6 +299,21 @@ class Controllers:
     def garbage_collect(self) -> None:
         everything = [(key, o) for key, objs in self._snap.items() for o in objs.values()]
         uids = {o["metadata"].get("uid") for _, o in everything}
+        for key, obj in everything:  # foreground deletion: dependents first, then the owner
+            md = obj["metadata"]
+            if not md.get("deletionTimestamp") or FOREGROUND not in (md.get("finalizers") or []):
+                continue
+            rt = self.fake.registry.by_group_plural(*key)
+            dependents = self._by_owner.get(md["uid"], [])
+            for dkey, dep in dependents:
+                drt = self.fake.registry.by_group_plural(*dkey)
+                if drt is not None:
+                    self._delete(drt, dep, "Foreground")
+            if not dependents and rt is not None:
+                new = copy.deepcopy(obj)
+                new["metadata"]["finalizers"] = [f for f in md["finalizers"] if f != FOREGROUND]
+                with contextlib.suppress(ApiError):
+                    self.api.replace(rt, md.get("namespace", ""), md["name"], new, WriteOptions())
         for key, obj in everything:
             refs = obj["metadata"].get("ownerReferences") or []
             if refs and not any(r.get("uid") in uids for r in refs):
