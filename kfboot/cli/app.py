@@ -33,6 +33,8 @@ FileOption = typer.Option(None, "--file", "-f", help="Platform config (kfboot.ya
                           exists=False, dir_okay=False)
 ManifestsOption = typer.Option(None, "--manifests", help="Local kubeflow/manifests checkout (pinned tag) instead of downloading it.",
                                file_okay=False)
+BundleOption = typer.Option(None, "--bundle", help="Install from a verified bundle (`kfboot bundle pull|build`): no network.",
+                            file_okay=False)
 
 
 def handles_errors(fn: F) -> F:
@@ -95,11 +97,14 @@ def _connect(opts: GlobalOptions) -> Any:
     return Kube.connect(opts.kubeconfig, opts.context)
 
 
-def _phases(platform: Any, kube: Any, manifests: Path | None) -> list[Any]:
+def _phases(platform: Any, kube: Any, manifests: Path | None, bundle: Path | None = None) -> list[Any]:
+    from kfboot.errors import UsageError
     from kfboot.phases.build import BuildOptions, build_phases
 
+    if bundle is not None and manifests is not None:
+        raise UsageError("--bundle and --manifests are exclusive", hint="a bundle already holds the rendered manifests")
     is_kind = bool(kube is not None and kube.target.is_kind)
-    return build_phases(platform, BuildOptions(kind_cluster=is_kind, manifests_root=manifests))
+    return build_phases(platform, BuildOptions(kind_cluster=is_kind, manifests_root=manifests, bundle=bundle))
 
 
 def _runner(opts: GlobalOptions, platform: Any, phases: list[Any], kube: Any, reporter: Any,
@@ -156,6 +161,7 @@ def plan(
     file: Path = FileOption,
     offline: bool = typer.Option(False, "--offline", help="Do not contact a cluster: show the phase graph and what install would do."),
     manifests: Path = ManifestsOption,
+    bundle: Path = BundleOption,
 ) -> None:
     """Show the phase graph, pinned versions and what `install` would do (and why). Changes nothing."""
     from kfboot.cli.plan_view import show_plan
@@ -163,7 +169,7 @@ def plan(
     opts = get_options(ctx)
     platform = _load(file)
     kube = None if offline else _connect(opts)
-    phases = _phases(platform, kube, manifests)
+    phases = _phases(platform, kube, manifests, bundle)
     runner = _runner(opts, platform, phases, kube, lambda _e: None)
     planned = runner.plan(offline=offline)
     show_plan(opts, runner, planned, kube)
@@ -177,6 +183,7 @@ def install(
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan, then validate with server-side dry run; change nothing."),
     parallel: int = typer.Option(None, "--parallel", min=1, max=32, help="Phases to run at once (default: config, 4)."),
     manifests: Path = ManifestsOption,
+    bundle: Path = BundleOption,
 ) -> None:
     """Install or upgrade every enabled phase, in dependency order; re-running converges, never duplicates.
 
@@ -188,7 +195,7 @@ def install(
     opts = get_options(ctx)
     platform = _load(file)
     kube = _connect(opts)
-    phases = _phases(platform, kube, manifests)
+    phases = _phases(platform, kube, manifests, bundle)
     if not dry_run:
         _confirm(opts, kube, "install into")
     with Reporter(opts, [(p.name, p.title) for p in phases]) as reporter:
@@ -199,14 +206,15 @@ def install(
 
 @app.command()
 @handles_errors
-def status(ctx: typer.Context, file: Path = FileOption, manifests: Path = ManifestsOption) -> None:
+def status(ctx: typer.Context, file: Path = FileOption, manifests: Path = ManifestsOption,
+           bundle: Path = BundleOption) -> None:
     """What is installed (from the recorded state) and whether it is still ready (live check)."""
     from kfboot.cli.plan_view import show_status
 
     opts = get_options(ctx)
     platform = _load(file)
     kube = _connect(opts)
-    phases = _phases(platform, kube, manifests)
+    phases = _phases(platform, kube, manifests, bundle)
     runner = _runner(opts, platform, phases, kube, lambda _e: None)
     show_status(opts, runner, runner.plan(), runner.store.load())
 
@@ -220,6 +228,7 @@ def uninstall(
     purge_crds: bool = typer.Option(False, "--purge-crds", help="Also delete CRDs (and every custom resource of them)."),
     force: bool = typer.Option(False, "--force", help="Strip finalizers of objects still stuck when --timeout runs out."),
     manifests: Path = ManifestsOption,
+    bundle: Path = BundleOption,
 ) -> None:
     """Remove installed phases in reverse dependency order and wait until their objects are gone.
 
@@ -232,7 +241,7 @@ def uninstall(
     opts = get_options(ctx)
     platform = _load(file)
     kube = _connect(opts)
-    phases = _phases(platform, kube, manifests)
+    phases = _phases(platform, kube, manifests, bundle)
     _confirm(opts, kube, "uninstall from")
     with Reporter(opts, [(p.name, p.title) for p in reversed(phases)]) as reporter:
         runner = _runner(opts, platform, phases, kube, reporter, purge_crds=purge_crds, force=force)
@@ -340,6 +349,20 @@ def _register_gpu_commands() -> None:
 
 
 _register_gpu_commands()
+
+
+def _register_bundle_commands() -> None:
+    from kfboot.cli.bundle_commands import bundle_app, render_phases
+
+    app.add_typer(bundle_app, name="bundle")
+    try:
+        from kfboot.cli.gpu_commands import render_app
+    except ImportError:
+        return
+    render_app.command("phases")(render_phases)
+
+
+_register_bundle_commands()
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from kfboot.cli.context import get_options, print_json
 
@@ -23,7 +24,22 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 profiles_app = typer.Typer(help="GPU hardware profiles: list, show, validate.", no_args_is_help=True)
-render_app = typer.Typer(help="Render NVIDIA MIG and time-slicing configs (no cluster needed).", no_args_is_help=True)
+
+
+class _RenderGroup(TyperGroup):
+    """`kfboot render [PHASE|all] …` means `kfboot render phases …`; named subcommands keep working."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["phases", *args]
+        return super().parse_args(ctx, args)
+
+
+render_app = typer.Typer(
+    cls=_RenderGroup, no_args_is_help=True,
+    help=("Render without a cluster: what install would apply (`kfboot render [PHASE|all] --output-dir DIR`, "
+          "same as `render phases`), NVIDIA MIG and time-slicing configs."),
+)
 
 ProfilesDirOption = typer.Option(
     None, "--profiles-dir", help="Extra directory of hardware profiles (*.yaml).", file_okay=False

@@ -1,0 +1,191 @@
+"""`kfboot bundle pull|build|images|verify` and `kfboot render [PHASE|all]`: air-gapped installs.
+
+A bundle is made once where the sources are reachable and copied across the air gap; install,
+plan and render then read only verified files from it. Heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from kfboot.cli.context import get_options, print_json, stderr_console
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+bundle_app = typer.Typer(
+    help=("Bundles for air-gapped installs: rendered manifests, packaged charts, an index with the sha256 of "
+          "every file and every image. Make one with `pull` (network) or `build` (local sources), copy it, "
+          "then `kfboot install --bundle DIR`."),
+    no_args_is_help=True,
+)
+
+BundleDirArgument = typer.Argument(..., help="Bundle directory.", file_okay=False)
+ForceOption = typer.Option(False, "--force", help="Replace an existing, non-empty directory.")
+
+
+def _handled(fn: F) -> F:
+    """KfbootError → `error: …` / `hint: …` on stderr (a JSON event with -o json) and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from kfboot.errors import EXIT_INTERRUPTED, KfbootError
+
+        try:
+            return fn(*args, **kwargs)
+        except KfbootError as exc:
+            if get_options(kwargs.get("ctx")).json:
+                print_json({"event": "error", "message": exc.message, "hint": exc.hint, "exitCode": exc.exit_code})
+            lines = exc.message.splitlines() or [""]
+            sys.stderr.write("".join(["error: " + lines[0] + "\n", *("  " + ln + "\n" for ln in lines[1:])]))
+            if exc.hint:
+                sys.stderr.write(f"hint: {exc.hint}\n")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _progress(ctx: typer.Context) -> Callable[[str], None]:
+    opts = get_options(ctx)
+    if opts.json:
+        return lambda msg: print_json({"event": "progress", "message": msg})
+    return lambda msg: stderr_console().print(msg, markup=False, highlight=False)
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    from kfboot.errors import UsageError
+
+    out: dict[str, str] = {}
+    for value in values or []:
+        name, sep, rest = value.partition("=")
+        if not sep or not name or not rest:
+            raise UsageError(f"{option} {value!r}: expected NAME=VALUE")
+        out[name] = rest
+    return out
+
+
+def _report(ctx: typer.Context, out: Path, index: Any) -> None:
+    opts = get_options(ctx)
+    summary = {"event": "bundle", "path": str(out), "files": len(index.files), "images": len(index.images),
+               "charts": {c.component: c.version for c in index.charts}, "paths": len(index.manifests)}
+    if opts.json:
+        print_json(summary)
+        return
+    stderr_console().print(f"wrote {out}: {len(index.manifests)} rendered paths, {len(index.charts)} charts, "
+                           f"{len(index.images)} images, {len(index.files)} files (index: {out}/bundle.yaml)",
+                           markup=False, highlight=False)
+
+
+@bundle_app.command("pull")
+@_handled
+def bundle_pull(
+    ctx: typer.Context,
+    directory: Path = BundleDirArgument,
+    archive_url: str = typer.Option(None, "--archive-url",
+                                    help="Mirror of the kubeflow/manifests tag archive (https:// or file://)."),
+    chart_repo: list[str] = typer.Option(None, "--chart-repo", metavar="COMPONENT=URL",
+                                         help="Mirror of a chart repository (repeatable), e.g. kuberay=https://…"),
+    force: bool = ForceOption,
+) -> None:
+    """Download the pinned manifests archive and charts, render everything, write the bundle (needs network)."""
+    from kfboot.sources.pull import pull_bundle
+
+    urls = {"kubeflow-manifests": archive_url} if archive_url else {}
+    index = pull_bundle(directory, archive_urls=urls, chart_repos=_pairs(chart_repo, "--chart-repo"), force=force,
+                        progress=_progress(ctx))
+    _report(ctx, directory, index)
+
+
+@bundle_app.command("build")
+@_handled
+def bundle_build(
+    ctx: typer.Context,
+    directory: Path = BundleDirArgument,
+    manifests: Path = typer.Option(..., "--manifests", file_okay=False,
+                                   help="A kubeflow/manifests checkout at the pinned tag."),
+    chart: list[str] = typer.Option(None, "--chart", metavar="NAME=PATH",
+                                    help="Chart of a Helm component (repeatable): unpacked directory or .tgz."),
+    force: bool = ForceOption,
+) -> None:
+    """Make a bundle from local sources (mirrors, tests); remote kustomize bases must be reachable or vendored."""
+    from kfboot.sources.build import SourceTree, build_bundle
+
+    charts = {name: Path(path) for name, path in _pairs(chart, "--chart").items()}
+    index = build_bundle(directory, {"kubeflow-manifests": SourceTree(manifests)}, charts, force=force,
+                         progress=_progress(ctx))
+    _report(ctx, directory, index)
+
+
+@bundle_app.command("images")
+@_handled
+def bundle_images(ctx: typer.Context, directory: Path = BundleDirArgument) -> None:
+    """Print every container image the bundle's stack uses, one per line (for mirroring)."""
+    from kfboot.sources.bundle import Bundle
+
+    bundle = Bundle.open(directory)
+    if get_options(ctx).json:
+        print_json({"images": bundle.index.images})
+        return
+    sys.stdout.write("".join(image + "\n" for image in bundle.index.images))
+
+
+@bundle_app.command("verify")
+@_handled
+def bundle_verify(ctx: typer.Context, directory: Path = BundleDirArgument) -> None:
+    """Check every file against the index (sha256) and that the bundle matches this kfboot's pins."""
+    from kfboot.config.catalog import load_catalog
+    from kfboot.errors import KfbootError
+    from kfboot.sources.bundle import Bundle
+
+    bundle = Bundle.open(directory, load_catalog())
+    problems = bundle.verify()
+    if problems:
+        raise KfbootError("\n".join(problems), hint="copy the bundle again or rebuild it")
+    if get_options(ctx).json:
+        print_json({"event": "verified", "path": str(directory), "files": len(bundle.index.files)})
+    else:
+        stderr_console().print(f"{directory}: all {len(bundle.index.files)} files match the index", markup=False)
+
+
+# -- render -----------------------------------------------------------------------------------------
+@_handled
+def render_phases(
+    ctx: typer.Context,
+    names: list[str] = typer.Argument(None, metavar="[PHASE|all]...", help="Phases to render (default: all enabled)."),
+    output_dir: Path = typer.Option(..., "--output-dir", file_okay=False, help="Where to write the rendered files."),
+    file: Path = typer.Option(None, "--file", "-f", dir_okay=False, help="Platform config (kfboot.yaml)."),
+    bundle: Path = typer.Option(None, "--bundle", file_okay=False, help="Render from a verified bundle (no network)."),
+    manifests: Path = typer.Option(None, "--manifests", file_okay=False,
+                                   help="Local kubeflow/manifests checkout instead of the cache bundle."),
+    kind: bool = typer.Option(False, "--kind", help="Render the kind-cluster variants (oauth2-proxy overlay)."),
+) -> None:
+    """Write what `install` would apply, per phase: DIR/PHASE/manifests.yaml, values.yaml (Helm), DIR/index.yaml.
+
+    No cluster is contacted. Without --bundle or --manifests, manifests come from the cache bundle
+    (downloaded once) and Helm charts from their repositories.
+    """
+    from kfboot.config.platform import load_platform
+    from kfboot.errors import UsageError
+    from kfboot.helm import Helm
+    from kfboot.phases.build import BuildOptions, build_phases
+    from kfboot.sources.render import render_to, select
+
+    if bundle is not None and manifests is not None:
+        raise UsageError("--bundle and --manifests are exclusive", hint="a bundle already holds the rendered manifests")
+    platform = load_platform(file)
+    phases = build_phases(platform, BuildOptions(kind_cluster=kind, manifests_root=manifests, bundle=bundle))
+    chosen = select(phases, list(names or []))
+    index = render_to(chosen, output_dir, lambda: Helm(None, None), progress=_progress(ctx))
+    if get_options(ctx).json:
+        print_json({"event": "rendered", "path": str(output_dir), "phases": index["phases"]})
+    else:
+        stderr_console().print(f"rendered {len(chosen)} phase(s) into {output_dir} (index: {output_dir}/index.yaml)",
+                               markup=False, highlight=False)
