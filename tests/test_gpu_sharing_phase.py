@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -38,9 +39,33 @@ def make_plan(*pools: dict[str, Any]) -> GpuPlan:
     return plan
 
 
+class ChartObjects:
+    """Stands in for the gpu-operator release: its namespace plus the ConfigMaps the chart creates
+    from kfboot's `create: true` values."""
+
+    def __init__(self, plan: GpuPlan) -> None:
+        self.objects = [*LocalManifests((PHASES / "gpu-operator-ns",)).render(),
+                        render.mig_parted_configmap(plan, NS), render.device_plugin_configmap(plan, NS)]
+
+    def describe(self) -> str:
+        return "gpu-operator stand-in"
+
+    def fingerprint(self) -> str:
+        return json.dumps(self.objects, sort_keys=True)
+
+    def render(self) -> list[dict[str, Any]]:
+        return self.objects
+
+
 def phases(plan: GpuPlan) -> list[Any]:
-    operator = ManifestPhase("gpu-operator", "stand-in", LocalManifests((PHASES / "gpu-operator-ns",)), "1.0")
+    operator = ManifestPhase("gpu-operator", "stand-in", ChartObjects(plan), "1.0")
     return [operator, GpuSharingPhase(plan=plan, version="v26.7.0")]
+
+
+def mig_label(plan: GpuPlan, pool: str = "train") -> str:
+    label = plan.pool(pool).mig_config_label
+    assert label is not None
+    return label
 
 
 def node(name: str, product: str | None, **labels: str) -> dict[str, Any]:
@@ -128,7 +153,8 @@ def test_install_labels_pools_waits_for_mig_manager_and_rerun_writes_nothing(clu
 
     for name in ("gpu-a", "gpu-b"):
         labels = labels_of(cluster, name)
-        assert labels[MIG_CONFIG_LABEL] == "train" and labels[DEVICE_PLUGIN_CONFIG_LABEL] == "train"
+        assert labels[MIG_CONFIG_LABEL] == mig_label(plan) and labels[DEVICE_PLUGIN_CONFIG_LABEL] == "train"
+        assert cluster.get("v1", "Node", name)["metadata"]["annotations"]["kfboot.io/gpu-pool"] == "train"
         assert labels["team"] == "ml" and labels[PRODUCT_LABEL] == H100  # other labels untouched
         assert labels[MIG_STATE_LABEL] == "success"
     assert labels_of(cluster, "l4-a")[DEVICE_PLUGIN_CONFIG_LABEL] == "infer"
@@ -138,7 +164,7 @@ def test_install_labels_pools_waits_for_mig_manager_and_rerun_writes_nothing(clu
     alloc = cluster.get("v1", "Node", "gpu-a")["status"]["allocatable"]
     assert alloc["nvidia.com/mig-1g.10gb"] == "16"
     cm = cluster.get("v1", "ConfigMap", render.MIG_PARTED_CONFIGMAP, NS)
-    assert "train" in yaml.safe_load(cm["data"]["config.yaml"])["mig-configs"]
+    assert mig_label(plan) in yaml.safe_load(cm["data"]["config.yaml"])["mig-configs"]
     assert set(cluster.get("v1", "ConfigMap", render.DEVICE_PLUGIN_CONFIGMAP, NS)["data"]) == {
         "default", "train", "infer"}
     assert any(e.kind == "progress" and "labelling node gpu-a" in e.message for e in events)
@@ -173,7 +199,7 @@ def test_mig_manager_failure_fails_the_phase_naming_the_node_and_the_log(cluster
     assert summary.exit_code == 1
     sharing = summary.outcomes[-1]
     assert sharing.state == "failed"
-    assert "node gpu-a (mig.config=train)" in sharing.message and "gpu-b" in sharing.message
+    assert f"node gpu-a (mig.config={mig_label(plan)})" in sharing.message and "gpu-b" in sharing.message
     assert "kubectl logs -n gpu-operator -l app=nvidia-mig-manager" in sharing.message
 
 
@@ -204,7 +230,8 @@ def test_changed_geometry_relabels_only_what_changed(cluster: Any, tmp_path: Pat
         op.applied.update({"l4-a": (None, "infer")})
         summary = runner(kube, phases(new_plan), timeout=10).install()
     assert summary.exit_code == 0, summary.to_dict()
-    assert [o.action for o in summary.outcomes] == ["up-to-date", "upgrade"]
+    # the operator's values carry the configs, so it upgrades too (as helm would), then we relabel
+    assert [o.action for o in summary.outcomes] == ["upgrade", "upgrade"]
     kfboot_patches = [r for r in cluster.requests if r.method == "PATCH" and "/nodes/" in r.path]
     assert sorted(r.path.rsplit("/", 1)[-1] for r in kfboot_patches) == ["gpu-a", "gpu-b"]
     assert labels_of(cluster, "gpu-a")[MIG_CONFIG_LABEL] == "all-disabled"
@@ -212,21 +239,21 @@ def test_changed_geometry_relabels_only_what_changed(cluster: Any, tmp_path: Pat
     assert cluster.get("v1", "Node", "gpu-a")["status"]["allocatable"]["nvidia.com/gpu"] == "16"
 
 
-def test_geometry_change_under_the_same_label_is_flagged_not_silently_ready(cluster: Any, tmp_path: Path) -> None:
-    plan = make_plan(TRAIN)
+def test_new_geometry_gets_a_new_label_so_mig_manager_repartitions(cluster: Any, tmp_path: Path) -> None:
+    plan = make_plan(TRAIN, INFER)
     kube = connect(cluster, tmp_path)
     with Operator(cluster, plan):
         assert runner(kube, phases(plan), timeout=10).install().exit_code == 0
-    ones = make_plan({**TRAIN, "sharing": {"mode": "mig", "mig": {"config": "all-1g.10gb"}}})
+    ones = make_plan({**TRAIN, "sharing": {"mode": "mig", "mig": {"config": "all-1g.10gb"}}}, INFER)
+    assert mig_label(ones) != mig_label(plan)
     cluster.reset_requests()
-    events: list[Any] = []
     with Operator(cluster, ones) as op:
-        op.applied.update({"gpu-a": ("train", "train"), "gpu-b": ("train", "train")})
-        summary = runner(kube, phases(ones), events, timeout=1).install()
-    assert node_patches(cluster) == []  # labels are unchanged: nothing relabelled
-    assert any("gpu-a: the MIG geometry of pool train changed" in e.message for e in events if e.kind == "progress")
-    assert summary.exit_code == 3  # mig-manager (simulated faithfully) does not re-apply: allocatable tells
-    assert "node gpu-a: nvidia.com/mig-1g.10gb 16/56" in summary.outcomes[-1].message
+        op.applied.update({"l4-a": (None, "infer")})
+        summary = runner(kube, phases(ones), timeout=10).install()
+    assert summary.exit_code == 0, summary.to_dict()
+    assert sorted(node_patches(cluster)) == ["gpu-a", "gpu-b"]  # the L4 node is left alone
+    assert labels_of(cluster, "gpu-a")[MIG_CONFIG_LABEL] == mig_label(ones)
+    assert cluster.get("v1", "Node", "gpu-a")["status"]["allocatable"]["nvidia.com/mig-1g.10gb"] == "56"
 
 
 def test_node_that_leaves_every_pool_loses_only_our_labels(cluster: Any, tmp_path: Path) -> None:
@@ -239,13 +266,14 @@ def test_node_that_leaves_every_pool_loses_only_our_labels(cluster: Any, tmp_pat
     assert planned["gpu-sharing"].kind.value == "upgrade"
     drift = GpuSharingPhase(plan=pinned, version="v26.7.0").check(PhaseContext(kube), [])
     assert [str(p) for p in drift if "gpu-b" in str(p)] == [
-        "node gpu-b: carries nvidia.com/mig.config, nvidia.com/device-plugin.config of a pool that no longer selects it"]
+        "node gpu-b: was labelled for pool train, which no longer selects it"]
     with Operator(cluster, pinned) as op:
-        op.applied.update({"gpu-a": ("train", "train"), "l4-a": (None, "infer")})
+        op.applied.update({"gpu-a": (mig_label(pinned), "train"), "l4-a": (None, "infer")})
         assert runner(kube, phases(pinned), timeout=10).install().exit_code == 0
     assert MIG_CONFIG_LABEL not in labels_of(cluster, "gpu-b")
     assert DEVICE_PLUGIN_CONFIG_LABEL not in labels_of(cluster, "gpu-b")
-    assert labels_of(cluster, "gpu-a")[MIG_CONFIG_LABEL] == "train"
+    assert "kfboot.io/gpu-pool" not in cluster.get("v1", "Node", "gpu-b")["metadata"].get("annotations", {})
+    assert labels_of(cluster, "gpu-a")[MIG_CONFIG_LABEL] == mig_label(pinned)
 
 
 def test_pool_matching_no_node_is_drift(cluster: Any, tmp_path: Path) -> None:
@@ -273,7 +301,7 @@ def test_dry_run_labels_nothing(cluster: Any, tmp_path: Path) -> None:
     assert any("dry run: would label node gpu-a" in e.message for e in events if e.kind == "progress")
 
 
-def test_uninstall_removes_only_our_labels_and_configmaps(cluster: Any, tmp_path: Path) -> None:
+def test_uninstall_removes_only_our_labels(cluster: Any, tmp_path: Path) -> None:
     plan = make_plan(TRAIN, INFER)
     kube = connect(cluster, tmp_path)
     with Operator(cluster, plan):
@@ -287,8 +315,8 @@ def test_uninstall_removes_only_our_labels_and_configmaps(cluster: Any, tmp_path
         assert labels["team"] == "ml"
     assert labels_of(cluster, "gpu-a")[PRODUCT_LABEL] == H100
     assert labels_of(cluster, "cpu-b")[DEVICE_PLUGIN_CONFIG_LABEL] == "someone-elses"
-    assert cluster.get("v1", "ConfigMap", render.MIG_PARTED_CONFIGMAP, NS) is None
-    assert cluster.get("v1", "ConfigMap", render.DEVICE_PLUGIN_CONFIGMAP, NS) is None
+    # the ConfigMaps belong to the gpu-operator release (chart-created): they go when it is uninstalled
+    assert cluster.get("v1", "ConfigMap", render.MIG_PARTED_CONFIGMAP, NS) is not None
 
 
 # --- wiring (pure) ----------------------------------------------------------------------------------
@@ -296,14 +324,17 @@ def test_uninstall_removes_only_our_labels_and_configmaps(cluster: Any, tmp_path
 # gpu.md §4: keys the GPU Operator chart reads in both pinned versions (v26.7.0, v26.3.3)
 CHART_KEYS = {
     "mig.strategy", "migManager.enabled", "migManager.config.name", "migManager.config.default",
-    "devicePlugin.config.name", "devicePlugin.config.default",
+    "migManager.config.create", "migManager.config.data",
+    "devicePlugin.config.name", "devicePlugin.config.default", "devicePlugin.config.create",
+    "devicePlugin.config.data",
 }
 
 
 def _dotted(values: dict[str, Any], prefix: str = "") -> set[str]:
     out = set()
     for key, value in values.items():
-        out |= _dotted(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}"}
+        nested = isinstance(value, dict) and key != "data"  # config data is opaque to the chart
+        out |= _dotted(value, f"{prefix}{key}.") if nested else {f"{prefix}{key}"}
     return out
 
 
@@ -319,14 +350,18 @@ def test_gpu_operator_values_are_valid_chart_keys(version: str) -> None:
     assert sharing.needs == ("gpu-operator",) and sharing.version == version
     names = [p.name for p in build_phases(platform)]
     assert names.index("gpu-sharing") == names.index("gpu-operator") + 1
-    generated = _dotted(render.helm_values(sharing.plan))
+    generated = _dotted(render.helm_values(sharing.plan, embed=True))
     assert generated <= CHART_KEYS, generated - CHART_KEYS
     assert "operator.defaultRuntime" not in _dotted(operator.values)  # removed in v25.3.0
     values = operator.values
     assert values["mig"]["strategy"] == "single"  # the user's value wins
     assert values["driver"] == {"enabled": False}
-    assert values["migManager"]["config"] == {"name": render.MIG_PARTED_CONFIGMAP, "default": "all-disabled"}
-    assert values["devicePlugin"]["config"] == {"name": render.DEVICE_PLUGIN_CONFIGMAP, "default": "default"}
+    mig_cfg, plugin_cfg = values["migManager"]["config"], values["devicePlugin"]["config"]
+    assert (mig_cfg["name"], mig_cfg["default"], mig_cfg["create"]) == (render.MIG_PARTED_CONFIGMAP, "all-disabled", True)
+    assert (plugin_cfg["name"], plugin_cfg["default"], plugin_cfg["create"]) == (render.DEVICE_PLUGIN_CONFIGMAP, "default", True)
+    # the chart creates the ConfigMaps with exactly what kfboot renders (key config.yaml for mig-manager)
+    assert mig_cfg["data"] == render.mig_parted_configmap(sharing.plan)["data"]
+    assert plugin_cfg["data"] == render.device_plugin_configmap(sharing.plan)["data"]
     assert values["migManager"]["config"]["default"] in yaml.safe_load(
         render.mig_parted_configmap(sharing.plan)["data"]["config.yaml"])["mig-configs"]
     assert values["devicePlugin"]["config"]["default"] in render.device_plugin_configmap(sharing.plan)["data"]

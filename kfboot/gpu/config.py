@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from kfboot.gpu.profiles import ProfileSet
 
 _INDEX_SET = re.compile(r"^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$")
-_POOL_NAME = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+_POOL_NAME = r"^[a-z0-9]([-a-z0-9]{0,54}[a-z0-9])?$"  # ≤ 56: "-<hash6>" is appended for MIG configs (label ≤ 63)
 
 GeometryValue = str | dict[str, int]
 

@@ -63,10 +63,21 @@ class PoolPlan:
         return self.geometries is not None
 
     @property
+    def mig_config_name(self) -> str:
+        """`<pool>-<hash of the geometry>`: mig-manager re-partitions only when the label value changes,
+        so a new geometry must get a new name (gpu-operator#891)."""
+        import hashlib
+        import json
+
+        shape = [dict(sorted(g.items())) if g is not None else None for g in self.geometries or []]
+        digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:6]
+        return f"{self.name}-{digest}"
+
+    @property
     def mig_config_label(self) -> str | None:
         """Value for `nvidia.com/mig.config`: the pool's config, all-disabled, or None (not MIG-capable)."""
         if self.uses_mig:
-            return self.name
+            return self.mig_config_name
         return MIG_DISABLED_CONFIG if self.profile.mig_capable else None
 
     @property

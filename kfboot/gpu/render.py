@@ -76,7 +76,7 @@ def render_mig_parted(plan: GpuPlan) -> dict[str, Any]:
     configs: dict[str, Any] = {MIG_DISABLED_CONFIG: [{"devices": "all", "mig-enabled": False}]}
     for pool in plan.pools:
         if pool.uses_mig:
-            configs[pool.name] = mig_parted_entries(pool)
+            configs[pool.mig_config_name] = mig_parted_entries(pool)
     return {"version": "v1", "mig-configs": configs}
 
 

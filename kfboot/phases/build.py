@@ -55,7 +55,9 @@ def _with_gpu_sharing(platform: Platform, phases: list[Phase]) -> list[Phase]:
     plan = build_plan(platform.gpu, profiles)
     if not plan.ok:
         raise ConfigError(plan.problems, hint="check the gpu section: `kfboot render mig -f FILE` shows each problem with its position")
-    operator.values = deep_merge(render.helm_values(plan), operator.values)
+    # embed: the chart creates the ConfigMaps with the operator, so its mig-manager and device plugin
+    # never start pointing at ConfigMaps that do not exist yet (which would hold ClusterPolicy not-ready)
+    operator.values = deep_merge(render.helm_values(plan, embed=True), operator.values)
     sharing = GpuSharingPhase(plan=plan, version=operator.version, namespace=operator.namespace,
                               operator_values=operator.values)
     at = phases.index(operator) + 1

@@ -1,9 +1,11 @@
-"""GPU sharing: the MIG / device-plugin ConfigMaps, the per-pool node labels, and a bounded wait.
+"""GPU sharing: per-pool node labels and a bounded wait until the GPUs offer what was promised.
 
-Runs after the GPU Operator: its mig-manager and device plugin read the ConfigMaps we apply and
-react to the node labels we set (`nvidia.com/mig.config`, `nvidia.com/device-plugin.config`).
-Nodes are not ours, so they are never in the inventory: we only ever touch our two labels, with
-one merge patch per node that needs it, and none on a converged cluster.
+The MIG and device-plugin ConfigMaps are created by the GPU Operator chart itself (kfboot passes
+them as `create: true` values), so its mig-manager and device plugin never start without them.
+This phase runs after the operator and sets the node labels they react to
+(`nvidia.com/mig.config`, `nvidia.com/device-plugin.config`). Nodes are not ours, so they are never
+in the inventory: we touch only our two labels plus an annotation marking the pool we labelled
+the node for, with one merge patch per node that needs it, and none on a converged cluster.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from kfboot.k8s.refs import ObjectRef
 MIG_STATE_LABEL = "nvidia.com/mig.config.state"
 OUR_LABELS = (MIG_CONFIG_LABEL, DEVICE_PLUGIN_CONFIG_LABEL)
 MIG_MANAGER_LOGS_HINT = "kubectl logs -n gpu-operator -l app=nvidia-mig-manager"
+POOL_ANNOTATION = "kfboot.io/gpu-pool"  # which pool kfboot labelled a node for (to clean up after it leaves)
 
 
 @dataclass
@@ -34,6 +37,7 @@ class NodeView:
     labels: dict[str, str]
     allocatable: dict[str, str]
     pool: PoolPlan | None
+    annotations: dict[str, str] = field(default_factory=dict)
 
     @property
     def wanted(self) -> dict[str, str]:
@@ -42,6 +46,26 @@ class NodeView:
     def label_diff(self) -> dict[str, str]:
         """Only the labels that must change: a converged node yields {} (and gets no patch)."""
         return {k: v for k, v in self.wanted.items() if self.labels.get(k) != v}
+
+    @property
+    def labelled_by_us(self) -> bool:
+        return POOL_ANNOTATION in self.annotations
+
+    def patch(self) -> dict[str, Any] | None:
+        """The one merge patch this node needs (labels to set or drop, our annotation), or None."""
+        if self.pool is not None:
+            labels: dict[str, str | None] = dict(self.label_diff())
+            if not labels and self.annotations.get(POOL_ANNOTATION) == self.pool.name:
+                return None
+            return {"metadata": {"labels": labels, "annotations": {POOL_ANNOTATION: self.pool.name}}}
+        return self.release_patch()
+
+    def release_patch(self) -> dict[str, Any] | None:
+        """Drop our labels from a node we labelled that is no longer in any pool (or on uninstall)."""
+        if not self.labelled_by_us:
+            return None
+        return {"metadata": {"labels": {k: None for k in OUR_LABELS if k in self.labels},
+                             "annotations": {POOL_ANNOTATION: None}}}
 
     @property
     def is_mig(self) -> bool:
@@ -85,9 +109,6 @@ class GpuSharingPhase:
                              render.device_plugin_configmap(self.plan, self.namespace)]
         return self._objects
 
-    def refs(self) -> list[ObjectRef]:
-        return sorted(ObjectRef.of(o) for o in self.configmaps())
-
     def digest(self) -> str:
         pools = {p.name: {"labels": p.node_labels(), "nodes": p.nodes, "selector": p.node_selector,
                           "allocatable": p.allocatable_per_node()} for p in self.plan.pools}
@@ -99,9 +120,9 @@ class GpuSharingPhase:
         mig = sorted(render.render_mig_parted(self.plan)["mig-configs"])
         plugin = sorted(render.render_device_plugin(self.plan))
         lines = [
-            f"server-side apply ConfigMap {self.namespace}/{render.MIG_PARTED_CONFIGMAP} "
+            f"gpu-operator creates ConfigMap {self.namespace}/{render.MIG_PARTED_CONFIGMAP} "
             f"(mig-parted configs: {', '.join(mig)})",
-            f"server-side apply ConfigMap {self.namespace}/{render.DEVICE_PLUGIN_CONFIGMAP} "
+            f"gpu-operator creates ConfigMap {self.namespace}/{render.DEVICE_PLUGIN_CONFIGMAP} "
             f"(device-plugin configs: {', '.join(plugin)})",
         ]
         for pool in self.plan.pools:
@@ -124,36 +145,12 @@ class GpuSharingPhase:
             name, labels = md.get("name", ""), dict(md.get("labels") or {})
             pool = next((p for p in self.plan.pools if p.matches_node(name, labels)), None)
             allocatable = dict((node.get("status") or {}).get("allocatable") or {})
-            out.append(NodeView(name, labels, allocatable, pool))
+            out.append(NodeView(name, labels, allocatable, pool, dict(md.get("annotations") or {})))
         return out
 
     def _unmatched_pools(self, nodes: list[NodeView]) -> list[PoolPlan]:
         claimed = {n.pool.name for n in nodes if n.pool is not None}
         return [p for p in self.plan.pools if p.name not in claimed]
-
-    def _previous_pools(self, ctx: PhaseContext) -> set[str]:
-        """Pool names our live ConfigMaps still mention: labels with these values were set by us."""
-        live = ctx.require_kube().get("v1", "ConfigMap", render.DEVICE_PLUGIN_CONFIGMAP, self.namespace)
-        return set((live or {}).get("data") or {}) - {render.DEVICE_PLUGIN_DEFAULT}
-
-    def _changed_mig_configs(self, ctx: PhaseContext) -> set[str]:
-        """MIG configs whose content differs from the live ConfigMap (read before we overwrite it)."""
-        import yaml
-
-        live = ctx.require_kube().get("v1", "ConfigMap", render.MIG_PARTED_CONFIGMAP, self.namespace)
-        text = ((live or {}).get("data") or {}).get(render.MIG_PARTED_CONFIGMAP_KEY)
-        try:
-            old = (yaml.safe_load(text) or {}).get("mig-configs") or {} if text else {}
-        except yaml.YAMLError:
-            return set()
-        new = render.render_mig_parted(self.plan)["mig-configs"]
-        return {name for name, entries in new.items() if name in old and old[name] != entries}
-
-    def _stale(self, node: NodeView, ours: set[str]) -> dict[str, None]:
-        """Labels we set on a node that left every pool (its pool was removed or no longer selects it)."""
-        if node.pool is not None or node.labels.get(DEVICE_PLUGIN_CONFIG_LABEL) not in ours:
-            return {}
-        return {k: None for k in OUR_LABELS if k in node.labels}
 
     # -- the Phase operations ----------------------------------------------------------------------
     def check(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[Problem]:
@@ -169,13 +166,11 @@ class GpuSharingPhase:
         nodes = self.nodes(ctx)
         for pool in self._unmatched_pools(nodes):
             problems.append(Problem(f"pool {pool.name}", f"matches no node ({_selection(pool)})"))
-        current = {p.name for p in self.plan.pools}
         for node in nodes:
             if node.pool is None:
-                left = self._stale(node, current)
-                if left:
-                    problems.append(Problem(f"node {node.name}", f"carries {', '.join(left)} of a pool that "
-                                            "no longer selects it"))
+                if node.release_patch():
+                    problems.append(Problem(f"node {node.name}", f"was labelled for pool "
+                                            f"{node.annotations[POOL_ANNOTATION]}, which no longer selects it"))
                 continue
             for key, want in node.label_diff().items():
                 problems.append(Problem(f"node {node.name}", f"{key} is {node.labels.get(key, 'unset')}, want {want}"))
@@ -188,51 +183,31 @@ class GpuSharingPhase:
         return problems
 
     def apply(self, ctx: PhaseContext) -> list[ObjectRef]:
-        from kfboot.k8s.apply import Applier
-
-        kube = ctx.require_kube()
-        previous = self._previous_pools(ctx)
-        changed = self._changed_mig_configs(ctx)
-        if ctx.dry_run and kube.get("v1", "Namespace", self.namespace) is None:
-            ctx.progress(f"dry run: ConfigMaps not checked by the server (namespace {self.namespace} "
-                         "would be created by gpu-operator)")
-        else:
-            applier = Applier(kube, ctx.waiter(), parallel=ctx.parallel, dry_run=ctx.dry_run, progress=ctx.progress)
-            applier.apply(self.configmaps(), ctx.deadline)
         nodes = self.nodes(ctx)
         for pool in self._unmatched_pools(nodes):
             ctx.progress(f"pool {pool.name} matches no node yet ({_selection(pool)})")
-        current = {p.name for p in self.plan.pools}
-        patches: dict[str, dict[str, str | None]] = {}
-        for node in nodes:
-            patch: dict[str, str | None] = {**node.label_diff(), **self._stale(node, previous | current)}
-            if patch:
-                patches[node.name] = patch
-        for node in nodes:
-            if node.pool is not None and node.pool.name in changed and MIG_CONFIG_LABEL not in patches.get(node.name, {}):
-                ctx.progress(f"node {node.name}: the MIG geometry of pool {node.pool.name} changed but its "
-                             f"{MIG_CONFIG_LABEL} label did not; mig-manager re-applies only on a label change "
-                             "(or when its pod restarts)")
+        patches = {node.name: patch for node in nodes if (patch := node.patch())}
         for name, patch in sorted(patches.items()):
-            shown = ", ".join(f"{k}={v}" if v is not None else f"{k}-" for k, v in patch.items())
+            labels = patch["metadata"]["labels"]
+            shown = ", ".join(f"{k}={v}" if v is not None else f"{k}-" for k, v in labels.items()) or "annotation only"
             ctx.progress(f"{'dry run: would label' if ctx.dry_run else 'labelling'} node {name}: {shown}")
         if patches and not ctx.dry_run:
             errors = self._patch_nodes(ctx, patches)
             if errors:
                 raise ClusterError("could not label nodes:\n  " + "\n  ".join(errors))
-        return self.refs()
+        return []  # nodes are not ours; the ConfigMaps belong to the gpu-operator release
 
-    def _patch_nodes(self, ctx: PhaseContext, patches: dict[str, dict[str, str | None]]) -> list[str]:
+    def _patch_nodes(self, ctx: PhaseContext, patches: dict[str, dict[str, Any]]) -> list[str]:
         """One merge patch per node; only the given label keys are sent, so other labels are untouched.
 
         Returns one line per node that could not be patched.
         """
         kube = ctx.require_kube()
 
-        def one(item: tuple[str, dict[str, str | None]]) -> str:
-            name, labels = item
+        def one(item: tuple[str, dict[str, Any]]) -> str:
+            name, patch = item
             try:
-                kube.merge_patch(ObjectRef("v1", "Node", name), {"metadata": {"labels": labels}})
+                kube.merge_patch(ObjectRef("v1", "Node", name), patch)
             except ClusterError as exc:
                 return f"node {name}: {exc.message}"
             return ""
@@ -279,25 +254,13 @@ class GpuSharingPhase:
                               "mig-manager until its pod restarts") from None
 
     def uninstall(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[str]:
-        from kfboot.k8s.apply import delete_objects
-
-        kube = ctx.require_kube()
-        ours = self._previous_pools(ctx) | {p.name for p in self.plan.pools}
-        patches: dict[str, dict[str, str | None]] = {}
-        for node in self.nodes(ctx):
-            if node.pool is None and node.labels.get(DEVICE_PLUGIN_CONFIG_LABEL) not in ours:
-                continue  # not a node we labelled: leave whatever it carries alone
-            drop = {k: None for k in OUR_LABELS if k in node.labels}
-            if drop:
-                patches[node.name] = drop
-        stuck = []
-        if patches:
-            ctx.progress(f"removing {', '.join(OUR_LABELS)} from {len(patches)} node(s) "
-                         "(MIG partitions stay on the GPUs until mig.config is set again)")
-            stuck += self._patch_nodes(ctx, patches) if not ctx.dry_run else []
-        refs = list(inventory) or self.refs()
-        return stuck + delete_objects(kube, ctx.waiter(), refs, ctx.deadline, parallel=ctx.parallel,
-                                      progress=ctx.progress)
+        """Drop our labels from the nodes we labelled; the ConfigMaps go with the gpu-operator release."""
+        patches = {node.name: patch for node in self.nodes(ctx) if (patch := node.release_patch())}
+        if not patches:
+            return []
+        ctx.progress(f"removing {', '.join(OUR_LABELS)} from {len(patches)} node(s) "
+                     "(MIG partitions stay on the GPUs until mig.config is set again)")
+        return [] if ctx.dry_run else self._patch_nodes(ctx, patches)
 
 
 def _selection(pool: PoolPlan) -> str:

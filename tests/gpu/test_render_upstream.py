@@ -34,10 +34,13 @@ def test_mig_parted_round_trip(plan, profiles):
     data = yaml.safe_load(text)
     assert upstream.mig_parted_error(data) is None
     configs = data["mig-configs"]
-    assert list(configs) == ["all-disabled", "h100-train", "h100-mix", "a100-single"]
-    assert configs["h100-train"] == [{"device-filter": ["0x233010DE"], "devices": "all", "mig-enabled": True,
+    names = {p.name: p.mig_config_label for p in plan.pools}
+    assert list(configs) == ["all-disabled", names["h100-train"], names["h100-mix"], names["a100-single"]]
+    assert all(names[p].startswith(p + "-") and len(names[p]) == len(p) + 7
+               for p in ("h100-train", "h100-mix", "a100-single"))
+    assert configs[names["h100-train"]] == [{"device-filter": ["0x233010DE"], "devices": "all", "mig-enabled": True,
                                       "mig-devices": {"1g.10gb": 2, "2g.20gb": 1, "3g.40gb": 1}}]
-    mix = configs["h100-mix"]
+    mix = configs[names["h100-mix"]]
     assert [e["devices"] for e in mix] == [[0, 1, 2, 3], [4, 5, 6], [7]]
     assert mix[2] == {"device-filter": ["0x233010DE"], "devices": [7], "mig-enabled": False}
     for entries in configs.values():  # only keys mig-parted accepts
@@ -64,7 +67,7 @@ def test_device_plugin_round_trip(plan):
 
 def test_labels_and_helm_values(plan):
     labels = render.node_labels(plan)
-    assert labels["h100-train"] == {"nvidia.com/mig.config": "h100-train",
+    assert labels["h100-train"] == {"nvidia.com/mig.config": plan.pool("h100-train").mig_config_name,
                                     "nvidia.com/device-plugin.config": "h100-train"}
     assert labels["l4"] == {"nvidia.com/device-plugin.config": "l4"}
     assert labels["a30"]["nvidia.com/mig.config"] == "all-disabled"  # MIG-capable but not using MIG
@@ -190,3 +193,15 @@ def test_selector_is_accepted_upstream_but_linted():
     assert upstream.device_plugin_error(bad) is None  # the plugin silently ignores it…
     (warning,) = upstream.lint_device_plugin_config(bad)  # …so kfboot says so
     assert warning.startswith("sharing.timeSlicing.resources[0].selector: silently ignored by the device plugin")
+
+
+def test_a_new_geometry_gets_a_new_mig_config_name(profiles):
+    """mig-manager only re-partitions when nvidia.com/mig.config changes value (gpu-operator#891)."""
+    def name_for(config: str) -> str:
+        pool = {"name": "train", "profile": "H100-80GB-SXM",
+                "sharing": {"mode": "mig", "mig": {"strategy": "mixed", "config": config}}}
+        built = build_plan(GpuConfig.model_validate({"pools": [pool]}), profiles)
+        return built.pool("train").mig_config_label
+
+    assert name_for("all-balanced") == name_for("all-balanced")
+    assert name_for("all-balanced") != name_for("all-1g.10gb")
