@@ -133,7 +133,7 @@ def use_bundle_sources(phases: list[Any], bundle: Path | None, local_tree: bool)
             source: Any = (BundleManifests(bundle_root(bundle), tree.name, tree.paths) if bundle is not None
                            else CachedUpstream(tree.name, tree.version, tree.commit, tree.paths))
             phase = replace(phase, source=source)
-        elif isinstance(phase, HelmPhase) and bundle is not None and phase.chart.path is None:
+        elif isinstance(phase, HelmPhase) and bundle is not None and phase.enabled and phase.chart.path is None:
             path = bundle_chart_path(bundle_root(bundle), phase.name, phase.chart.version)
             phase = replace(phase, chart=ChartRef(phase.chart.name, phase.chart.version, path=path))
         out.append(phase)
