@@ -741,3 +741,21 @@ def test_foreground_deletion_and_secret_string_data(api: ApiClient, fk: FakeKube
 
     s = core(api).create_namespaced_secret(NS, {"metadata": {"name": "s"}, "stringData": {"pw": "hunter2"}})
     assert s.data == {"pw": "aHVudGVyMg=="} and s.type == "Opaque" and not s.string_data
+
+
+def test_immutable_fields_and_job_defaults(api: ApiClient) -> None:
+    batch = client.BatchV1Api(api)
+    j = batch.create_namespaced_job(NS, job("once"))
+    uid = j.metadata.uid
+    assert j.spec.selector.match_labels == {"batch.kubernetes.io/controller-uid": uid}
+    assert j.spec.template.metadata.labels["job-name"] == "once"
+    path = f"/apis/batch/v1/namespaces/{NS}/jobs/once"
+    with pytest.raises(ApiException) as e:  # a changed Job template cannot be re-applied
+        apply(api, path, {**job("once"), "spec": {"template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "run", "image": "busybox:2"}]}}}}, force=True)
+    assert e.value.status == 422 and "field is immutable" in status_of(e.value)["message"]
+    apps(api).create_namespaced_deployment(NS, deployment("sel"))
+    with pytest.raises(ApiException) as e:
+        raw(api, "PATCH", f"/apis/apps/v1/namespaces/{NS}/deployments/sel",
+            {"spec": {"selector": {"matchLabels": {"app": "other"}}}}, "application/merge-patch+json")
+    assert e.value.status == 422 and status_of(e.value)["reason"] == "Invalid"

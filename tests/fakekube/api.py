@@ -20,6 +20,7 @@ import yaml
 
 from . import patch as patchlib
 from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found
+from .immutable import check_immutable
 from .objects import comparable, now_iso, spec_part
 from .resources import Registry, ResourceType
 from .selectors import parse_field_selector, parse_label_selector
@@ -306,6 +307,12 @@ class Api:
             spec.setdefault("backoffLimit", 6)
             spec.setdefault("completions", 1)
             spec.setdefault("parallelism", 1)
+            if not spec.get("manualSelector"):  # the job controller's selector + pod labels
+                uid, name = obj["metadata"]["uid"], obj["metadata"]["name"]
+                spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+                labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {})
+                labels.update({"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
+                               "controller-uid": uid, "job-name": name})
         elif rt.kind == "PersistentVolumeClaim" or rt.kind == "Pod":
             obj.setdefault("status", {"phase": "Pending"})
 
@@ -355,6 +362,8 @@ class Api:
                 new.pop("status", None)
         if rt.kind == "Namespace" and not opts.subresource:
             new["spec"] = copy.deepcopy(current.get("spec", {}))
+        if not opts.subresource:
+            check_immutable(rt, current, new)
         if spec_part(new) != spec_part(current):
             md["generation"] = cur_md.get("generation", 1) + 1
         if opts.manager:
