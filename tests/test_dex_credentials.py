@@ -344,3 +344,17 @@ def test_switching_from_generated_to_a_users_hash_drops_the_plaintext(fake_kube,
 
     assert "password" not in fake_kube.get("v1", "Secret", INITIAL_USER_SECRET, "auth")["data"]
     assert _data(fake_kube.get("v1", "Secret", "dex-passwords", "auth"), "DEX_USER_PASSWORD") == user_hash
+
+
+def test_deleting_the_secret_rotates_the_generated_password(fake_kube, tmp_path: Path) -> None:
+    """The Secret is in the phase's inventory: once gone, the next install sees drift and makes a new one."""
+    base, config = _base(fake_kube, tmp_path), _config(tmp_path, "")
+    assert _install(base, config).exit_code == 0
+    old = _live_password(fake_kube)
+
+    fake_kube.remove("v1", "Secret", INITIAL_USER_SECRET, "auth")
+    assert _install(base, config).exit_code == 0
+
+    new = _live_password(fake_kube)
+    live_hash = _data(fake_kube.get("v1", "Secret", "dex-passwords", "auth"), "DEX_USER_PASSWORD")
+    assert new != old and bcrypt.checkpw(new.encode(), live_hash.encode())
