@@ -117,8 +117,11 @@ class Bundle:
         try:
             data: Any = yaml.safe_load(index_path.read_text(encoding="utf-8"))
             index = BundleIndex.model_validate(data)
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise ConfigError([f"{index_path}: not a valid bundle index: {exc}"]) from None
+        except yaml.YAMLError as exc:
+            raise ConfigError([f"{index_path}: not valid YAML: {exc}"]) from None
+        except ValidationError as exc:
+            raise ConfigError([f"{index_path}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                               for err in exc.errors()], hint="not a kfboot bundle index; rebuild the bundle") from None
         bundle = cls(root, index)
         if catalog is not None:
             bundle.check_pins(catalog)
