@@ -49,6 +49,7 @@ class Controllers:
         self._hooked: set[str] = set()
         self._next_due: float | None = None
         self._ns_deleting_since: dict[str, float] = {}
+        self._hash_cache: dict[tuple[str, int], str] = {}
         self._snap: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
         self._by_owner: dict[str, list[tuple[tuple[str, str], dict[str, Any]]]] = {}
 
@@ -396,11 +397,16 @@ class Controllers:
             md = pod["metadata"]
             if md.get("deletionTimestamp"):
                 continue
-            status = copy.deepcopy(pod.get("status") or {})
-            if status.get("phase") in ("Succeeded", "Failed"):
+            current = pod.get("status") or {}
+            if current.get("phase") in ("Succeeded", "Failed"):
                 continue
             job_name = (md.get("labels") or {}).get("batch.kubernetes.io/job-name")
             held = self._top_held(pod)
+            if not job_name and current.get("phase") == "Running" and current.get("podIP"):
+                want = "True" if self._pod_ready(pod, held) else "False"
+                if (get_condition(pod, "Ready") or {}).get("status") == want:
+                    continue  # settled: skip the expensive rebuild
+            status = copy.deepcopy(current)
             status.setdefault("podIP", self._pod_ip(pod))
             status.setdefault("podIPs", [{"ip": status["podIP"]}])
             status.setdefault("hostIP", "172.18.0.2")
@@ -447,7 +453,7 @@ class Controllers:
             ns, name = md["namespace"], md["name"]
             replicas = spec.get("replicas", 1)
             template = spec.get("template") or {}
-            pth = short_hash(template)
+            pth = self._template_hash(md["uid"], md.get("generation", 1), template)
             new_name = f"{name}-{pth}"
             owned = [rs for rs in self._owned(md["uid"], "replicasets")
                      if any(r.get("uid") == md["uid"] and r.get("controller")
@@ -515,6 +521,14 @@ class Controllers:
                               f'ReplicaSet "{new_name}" is progressing.')
             status["conditions"].sort(key=lambda c: c["type"])
             self._write_status(dep_rt, dep, status)
+
+    def _template_hash(self, uid: str, generation: int, template: dict[str, Any]) -> str:
+        key = (uid, generation)
+        if key not in self._hash_cache:
+            if len(self._hash_cache) > 10000:
+                self._hash_cache.clear()
+            self._hash_cache[key] = short_hash(template)
+        return self._hash_cache[key]
 
     def _scale_rs(self, rs_rt: ResourceType, rs: dict[str, Any], replicas: int) -> None:
         if (rs.get("spec") or {}).get("replicas") == replicas:
