@@ -339,30 +339,18 @@ def versions(ctx: typer.Context) -> None:
                 out(f"  [Serverless] {path}\n")
 
 
-def _register_gpu_commands() -> None:
-    try:
-        from kfboot.cli.gpu_commands import profiles_app, render_app
-    except ImportError:  # the GPU commands are optional at import time only during development
-        return
+def _register_subcommands() -> None:
+    """Command groups defined in their own modules (each imports only typer at module level)."""
+    from kfboot.cli.bundle_commands import bundle_app, render_phases
+    from kfboot.cli.gpu_commands import profiles_app, render_app
+
+    render_app.command("phases")(render_phases)
     app.add_typer(profiles_app, name="profiles")
     app.add_typer(render_app, name="render")
-
-
-_register_gpu_commands()
-
-
-def _register_bundle_commands() -> None:
-    from kfboot.cli.bundle_commands import bundle_app, render_phases
-
     app.add_typer(bundle_app, name="bundle")
-    try:
-        from kfboot.cli.gpu_commands import render_app
-    except ImportError:
-        return
-    render_app.command("phases")(render_phases)
 
 
-_register_bundle_commands()
+_register_subcommands()
 
 
 def main() -> None:
