@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from . import patch as patchlib
+from .defaults import apply_defaults
 from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found
 from .immutable import check_immutable
 from .objects import comparable, now_iso, spec_part
@@ -286,27 +287,12 @@ class Api:
             obj["status"] = {"phase": "Active"}
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
         elif rt.kind == "Service" and isinstance(spec, dict):
-            spec.setdefault("type", "ClusterIP")
-            if spec.get("type") != "ExternalName" and not spec.get("clusterIP"):
+            if spec.get("type", "ClusterIP") != "ExternalName" and not spec.get("clusterIP"):
                 spec["clusterIP"] = self._allocate_ip()
             if spec.get("clusterIP"):
                 spec.setdefault("clusterIPs", [spec["clusterIP"]])
-            spec.setdefault("sessionAffinity", "None")
-            for p in spec.get("ports") or []:
-                p.setdefault("protocol", "TCP")
-                p.setdefault("targetPort", p.get("port"))
             obj.setdefault("status", {"loadBalancer": {}})
-        elif rt.kind in ("Deployment", "StatefulSet", "ReplicaSet") and isinstance(spec, dict):
-            spec.setdefault("replicas", 1)
-            if rt.kind == "Deployment":
-                spec.setdefault("strategy", {"type": "RollingUpdate",
-                                             "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
-                spec.setdefault("revisionHistoryLimit", 10)
-                spec.setdefault("progressDeadlineSeconds", 600)
         elif rt.kind == "Job" and isinstance(spec, dict):
-            spec.setdefault("backoffLimit", 6)
-            spec.setdefault("completions", 1)
-            spec.setdefault("parallelism", 1)
             if not spec.get("manualSelector"):  # the job controller's selector + pod labels
                 uid, name = obj["metadata"]["uid"], obj["metadata"]["name"]
                 spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
@@ -315,6 +301,7 @@ class Api:
                                "controller-uid": uid, "job-name": name})
         elif rt.kind == "PersistentVolumeClaim" or rt.kind == "Pod":
             obj.setdefault("status", {"phase": "Pending"})
+        apply_defaults(rt.kind, obj)
 
     # ------------------------------------------------------------------ update (PUT and patch results)
     def replace(
@@ -363,6 +350,7 @@ class Api:
         if rt.kind == "Namespace" and not opts.subresource:
             new["spec"] = copy.deepcopy(current.get("spec", {}))
         if not opts.subresource:
+            apply_defaults(rt.kind, new, current)
             check_immutable(rt, current, new)
         if spec_part(new) != spec_part(current):
             md["generation"] = cur_md.get("generation", 1) + 1
