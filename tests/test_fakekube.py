@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -759,3 +760,26 @@ def test_immutable_fields_and_job_defaults(api: ApiClient) -> None:
         raw(api, "PATCH", f"/apis/apps/v1/namespaces/{NS}/deployments/sel",
             {"spec": {"selector": {"matchLabels": {"app": "other"}}}}, "application/merge-patch+json")
     assert e.value.status == 422 and status_of(e.value)["reason"] == "Invalid"
+
+
+def test_patch_status_helper_and_stop_with_open_watch(tmp_path: Path) -> None:
+    fk = FakeKube().start()
+    c = config.new_client_from_config(config_file=str(fk.write_kubeconfig(tmp_path / "kc")))
+    client.CoreV1Api(c).create_namespaced_config_map("default", cm("x"))
+    before = fk.get("v1", "Namespace", "default")["metadata"]["resourceVersion"]
+    fk.patch_status("v1", "Namespace", "default", None, {"phase": "Active", "extra": "y"})
+    after = fk.get("v1", "Namespace", "default")
+    assert after["status"]["extra"] == "y" and after["metadata"]["resourceVersion"] != before
+
+    def watch_forever() -> None:
+        with contextlib.suppress(Exception):
+            for _ in watch.Watch().stream(client.CoreV1Api(c).list_namespaced_config_map, "default"):
+                pass
+
+    t = threading.Thread(target=watch_forever, daemon=True)
+    t.start()
+    time.sleep(0.2)
+    start = time.monotonic()
+    fk.stop()
+    t.join(timeout=5)
+    assert time.monotonic() - start < 3 and not t.is_alive()

@@ -86,6 +86,29 @@ spec:
 """
 
 
+STS_DS = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: demo}
+spec:
+  serviceName: db
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: postgres:16}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: demo}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: agent, image: agent:1}]}
+"""
+
+
 def tool_env(tmp_path: Path) -> dict[str, str]:
     """Confine every cache/config a tool may write to tmp_path."""
     home = tmp_path / "home"
@@ -131,6 +154,10 @@ def test_kubectl_server_side_apply_get_delete(fk: FakeKube, tmp_path: Path) -> N
     assert fk.get("apps/v1", "Deployment", "web", "demo")["metadata"]["resourceVersion"] == rv
 
     run(KUBECTL, kc, env, "rollout", "status", "-n", "demo", "deployment/web", "--timeout=20s")
+    (tmp_path / "sts.yaml").write_text(STS_DS)
+    run(KUBECTL, kc, env, "apply", "-f", str(tmp_path / "sts.yaml"))  # client-side apply
+    run(KUBECTL, kc, env, "rollout", "status", "-n", "demo", "statefulset/db", "--timeout=20s")
+    run(KUBECTL, kc, env, "rollout", "status", "-n", "demo", "daemonset/agent", "--timeout=20s")
     docs = yaml.safe_load(run(KUBECTL, kc, env, "get", "-n", "demo", "deployment/web", "widget/w1", "-o", "yaml"))
     kinds = {i["kind"]: i for i in docs["items"]}
     assert kinds["Deployment"]["status"]["availableReplicas"] == 2

@@ -146,6 +146,21 @@ class FakeKube:
         self._hooks.setdefault(kind, []).append(fn)
         self.controllers.poke()
 
+    def patch_status(
+        self, api_version: str, kind: str, name: str, namespace: str | None, status: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Merge ``status`` into an object's status as a controller would (bumps resourceVersion, emits a
+        watch event; no request is logged). Handy for playing an operator, e.g. a Certificate's Ready."""
+        rt = self._rt(api_version, kind)
+        ns = namespace or "" if rt.namespaced else ""
+        current = self.store.get(self.registry.storage_key(rt), ns, name)
+        if current is None:
+            raise KeyError(f"{kind} {namespace}/{name} not found")
+        new = copy.deepcopy(current)
+        new["status"] = {**(current.get("status") or {}), **status}
+        new["metadata"].pop("resourceVersion", None)
+        return self.api.replace(rt, ns, name, new, WriteOptions(subresource="status"))
+
     def _pod_log(self, namespace: str, pod: str) -> str:
         if (namespace, pod) in self._pod_logs:
             return self._pod_logs[(namespace, pod)]
