@@ -6,10 +6,10 @@ The event log is bounded; a watch from a resourceVersion older than it gets 410 
 
 from __future__ import annotations
 
+import bisect
 import copy
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,8 @@ class Store:
         self.changed = threading.Condition(self.lock)
         self._objects: dict[StoreKey, dict[ObjKey, dict[str, Any]]] = {}
         self._rv = 1000
-        self._events: deque[Event] = deque(maxlen=max_events)
+        self._events: list[Event] = []  # ordered by rv; trimmed by half when over max_events
+        self._max_events = max_events
         self._oldest_rv = self._rv
         # uid -> monotonic time of the last spec change (what "ready after a delay" counts from)
         self.spec_changed_at: dict[str, float] = {}
@@ -90,9 +91,11 @@ class Store:
         return str(self._rv)
 
     def _emit(self, etype: str, key: StoreKey, obj: dict[str, Any]) -> None:
-        if len(self._events) == self._events.maxlen:
-            self._oldest_rv = self._events[0].rv
-        self._events.append(Event(self._rv, etype, key, copy.deepcopy(obj)))
+        if len(self._events) >= self._max_events:
+            half = len(self._events) // 2
+            self._oldest_rv = self._events[half - 1].rv
+            del self._events[:half]
+        self._events.append(Event(self._rv, etype, key, obj))  # stored dicts are never mutated in place
         self.changed.notify_all()
 
     def insert(self, key: StoreKey, obj: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +137,7 @@ class Store:
         with self.lock:
             if rv < self._oldest_rv:
                 return None
-            return [e for e in self._events if e.rv > rv]
+            return self._events[bisect.bisect_right(self._events, rv, key=lambda e: e.rv):]
 
     def wait_for_change(self, after_rv: int, timeout: float) -> None:
         with self.lock:
