@@ -783,3 +783,29 @@ def test_patch_status_helper_and_stop_with_open_watch(tmp_path: Path) -> None:
     fk.stop()
     t.join(timeout=5)
     assert time.monotonic() - start < 3 and not t.is_alive()
+
+
+def test_crd_deletion_waits_for_custom_resources_and_pvc_binds(api: ApiClient, fk: FakeKube) -> None:
+    raw(api, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd())
+    wait_for(lambda: fk.registry.by_plural("example.com", "v1", "widgets"))
+    co = client.CustomObjectsApi(api)
+    co.create_namespaced_custom_object("example.com", "v1", NS, "widgets", {
+        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "finalizers": ["x/y"]}})
+    raw(api, "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
+
+    def terminating() -> bool:
+        obj = fk.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "widgets.example.com") or {}
+        return any(c["type"] == "Terminating" for c in obj.get("status", {}).get("conditions", []))
+
+    wait_for(terminating)
+    assert co.get_namespaced_custom_object("example.com", "v1", NS, "widgets", "w")["metadata"]["deletionTimestamp"]
+    co.patch_namespaced_custom_object("example.com", "v1", NS, "widgets", "w", {"metadata": {"finalizers": None}})
+    wait_for(lambda: fk.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "widgets.example.com") is None)
+    wait_for(lambda: fk.registry.by_plural("example.com", "v1", "widgets") is None)
+
+    core(api).create_namespaced_persistent_volume_claim(NS, {
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "2Gi"}}}})
+    pvc = wait_for(lambda: (p := core(api).read_namespaced_persistent_volume_claim("data", NS)).status.phase
+                   == "Bound" and p)
+    assert pvc.status.capacity == {"storage": "2Gi"}

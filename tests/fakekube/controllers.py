@@ -160,6 +160,7 @@ class Controllers:
         self.daemonsets()
         self.jobs()
         self.pvcs()
+        self.apiservices()
         self.services()
         self.hooks()
 
@@ -686,6 +687,26 @@ class Controllers:
                 "accessModes": (pvc.get("spec") or {}).get("accessModes") or ["ReadWriteOnce"],
                 "capacity": {"storage": req.get("storage", "1Gi")},
             })
+
+    # ------------------------------------------------------------------ APIServices
+    def apiservices(self) -> None:
+        """Aggregated APIs report Available once their backing Service has ready endpoints."""
+        rt = self.rt("apiregistration.k8s.io/v1", "APIService")
+        for svc in self._list("apiregistration.k8s.io/v1", "APIService"):
+            if svc["metadata"].get("deletionTimestamp"):
+                continue
+            ref = (svc.get("spec") or {}).get("service")
+            ok, reason, msg = True, "Local", "Local APIServices are always available"
+            if ref:
+                ep = self._snap_get(("", "endpoints"), ref.get("namespace", ""), ref.get("name", ""))
+                ready = bool(ep and any(s.get("addresses") for s in ep.get("subsets") or []))
+                ok = ready and not self._held("APIService", svc)
+                reason, msg = ("Passed", "all checks passed") if ok else (
+                    "MissingEndpoints", f"endpoints for service/{ref.get('name')} in \"{ref.get('namespace')}\" "
+                    "have no addresses with port name \"https\"")
+            status = copy.deepcopy(svc.get("status") or {})
+            set_condition(status, "Available", "True" if ok else "False", reason, msg)
+            self._write_status(rt, svc, status)
 
     # ------------------------------------------------------------------ Services -> EndpointSlices
     def services(self) -> None:
