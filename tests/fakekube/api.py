@@ -23,7 +23,7 @@ from .defaults import apply_defaults
 from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found
 from .immutable import check_immutable
 from .objects import comparable, now_iso, spec_part
-from .resources import Registry, ResourceType
+from .resources import Registry, ResourceType, has_generation
 from .selectors import parse_field_selector, parse_label_selector
 from .store import Store
 
@@ -254,7 +254,10 @@ class Api:
             md.pop(k, None)
         md["uid"] = self.new_uid()
         md["creationTimestamp"] = now_iso()
-        md["generation"] = 1
+        if has_generation(rt):
+            md["generation"] = 1
+        else:
+            md.pop("generation", None)
         if rt.status and not opts.subresource:
             obj.pop("status", None)
             if not rt.crd:  # built-in kinds come back with their zero status, like the real server
@@ -334,14 +337,13 @@ class Api:
             else:
                 md.pop(k, None)
         md["resourceVersion"] = cur_md["resourceVersion"]
-        md["generation"] = cur_md.get("generation", 1)
         if opts.subresource == "status":
             merged = copy.deepcopy(current)
             if "status" in new:
                 merged["status"] = new["status"]
             else:
                 merged.pop("status", None)
-            new = merged
+            new, md = merged, merged["metadata"]
         elif rt.status:
             if "status" in current:
                 new["status"] = copy.deepcopy(current["status"])
@@ -352,8 +354,11 @@ class Api:
         if not opts.subresource:
             apply_defaults(rt.kind, new, current)
             check_immutable(rt, current, new)
-        if spec_part(new) != spec_part(current):
-            md["generation"] = cur_md.get("generation", 1) + 1
+        spec_changed = spec_part(new) != spec_part(current)
+        if has_generation(rt):
+            md["generation"] = cur_md.get("generation", 1) + (1 if spec_changed else 0)
+        else:
+            md.pop("generation", None)
         if opts.manager:
             md["managedFields"] = self._render_owners(
                 current, owners, opts.manager, operation, rt.api_version, opts.subresource
@@ -374,7 +379,7 @@ class Api:
         ):
             self.store.delete(key, ns, name)
             return self._for_version(rt, new)
-        stored = self.store.replace(key, new, spec_changed=md["generation"] != cur_md.get("generation", 1))
+        stored = self.store.replace(key, new, spec_changed=spec_changed)
         return self._for_version(rt, stored)
 
     # ------------------------------------------------------------------ patch

@@ -16,7 +16,7 @@ from .controllers import Controllers
 from .errors import ApiError
 from .faults import WRITE_VERBS, Fault, FaultHandle, FaultInjector
 from .objects import now_iso
-from .resources import Registry, ResourceType
+from .resources import Registry, ResourceType, has_generation
 from .server import KubeHTTPServer, RequestRecord
 from .store import Store
 
@@ -241,12 +241,12 @@ class FakeKube:
             cur_md = current["metadata"]
             for k in ("uid", "creationTimestamp"):
                 md.setdefault(k, cur_md[k])
-            md.setdefault("generation", cur_md.get("generation", 1))
-            if {k: v for k, v in obj.items() if k not in ("metadata", "status")} != {
-                    k: v for k, v in current.items() if k not in ("metadata", "status")}:
-                md["generation"] = cur_md.get("generation", 1) + 1
+            spec_changed = {k: v for k, v in obj.items() if k not in ("metadata", "status")} != {
+                k: v for k, v in current.items() if k not in ("metadata", "status")}
+            if has_generation(rt):
+                md.setdefault("generation", cur_md.get("generation", 1) + (1 if spec_changed else 0))
             md.setdefault("creationTimestamp", now_iso())
-            return self.api._for_version(rt, self.store.replace(key, obj, spec_changed=True))
+            return self.api._for_version(rt, self.store.replace(key, obj, spec_changed=spec_changed))
 
     def remove(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
         rt = self._rt(api_version, kind)

@@ -116,6 +116,18 @@ BUILTINS: list[ResourceType] = [
        ("csr",), status=True),
 ]
 
+# Built-in kinds whose registry strategy maintains metadata.generation (every custom resource does).
+GENERATION_KINDS = {
+    "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "PodDisruptionBudget",
+    "HorizontalPodAutoscaler", "Ingress", "NetworkPolicy", "CustomResourceDefinition", "Pod",
+    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+}
+
+
+def has_generation(rt: ResourceType) -> bool:
+    return rt.crd is not None or rt.kind in GENERATION_KINDS
+
+
 # Groups whose preferred version is listed first in /apis (order kube-apiserver uses, roughly).
 PREFERRED_ORDER = [
     "apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io",
