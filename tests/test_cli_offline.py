@@ -14,9 +14,9 @@ from kfboot import __version__
 from kfboot.cli.app import app
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
-PHASES = ["cert-manager", "gpu-operator", "kuberay", "istio", "dex", "kserve", "kubeflow"]
+PHASES = ["cert-manager", "gpu-operator", "kubeflow-namespace", "kuberay", "istio", "dex", "kserve", "kubeflow"]
 PINS = {"gpu-operator": "v26.7.0", "cert-manager": "1.19.4", "istio": "1.28.0", "dex": "v2.45.0",
-        "kubeflow": "26.03", "kuberay": "1.3.2", "kserve": "v0.16.0"}
+        "kubeflow": "26.03", "kuberay": "1.3.2", "kserve": "v0.16.0", "kubeflow-namespace": "26.03"}
 
 
 def run(*args: str, env: dict[str, str | None] | None = None) -> Result:
@@ -37,11 +37,11 @@ def test_plan_offline_shows_every_phase_with_pinned_version_and_graph() -> None:
     for name, version in PINS.items():
         line = next(ln for ln in out.splitlines() if ln.lstrip(" +").startswith(name + " "))
         assert version in line and "install" in line, line
-    assert "  1. cert-manager; gpu-operator; kuberay\n" in out
+    assert "  1. cert-manager; gpu-operator; kubeflow-namespace; kuberay\n" in out
     assert "  2. istio ← cert-manager\n" in out
-    assert "  3. dex ← istio; kserve ← istio, cert-manager\n" in out
-    assert "  4. kubeflow ← dex\n" in out
-    assert "7 to install" in out
+    assert "  3. dex ← istio; kserve ← istio, cert-manager, kubeflow-namespace\n" in out
+    assert "  4. kubeflow ← dex, kubeflow-namespace\n" in out
+    assert "8 to install" in out
 
 
 def test_plan_offline_json_is_one_object() -> None:
@@ -51,12 +51,13 @@ def test_plan_offline_json_is_one_object() -> None:
     assert len(lines) == 1
     plan = json.loads(lines[0])
     assert plan["event"] == "plan" and plan["offline"] is True and plan["target"] is None
-    assert plan["layers"] == [["cert-manager", "gpu-operator", "kuberay"], ["istio"], ["dex", "kserve"], ["kubeflow"]]
+    assert plan["layers"] == [["cert-manager", "gpu-operator", "kubeflow-namespace", "kuberay"], ["istio"],
+                              ["dex", "kserve"], ["kubeflow"]]
     assert [p["phase"] for p in plan["phases"]] == PHASES
     assert {p["phase"]: p["version"] for p in plan["phases"]} == PINS
     assert {p["action"] for p in plan["phases"]} == {"install"}
     assert all(p["steps"] for p in plan["phases"])
-    assert plan["counts"] == {"install": 7}
+    assert plan["counts"] == {"install": 8}
 
 
 def test_plan_reflects_the_config_file() -> None:

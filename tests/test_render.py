@@ -19,7 +19,7 @@ from kfboot.phases.helm_phase import HelmPhase
 from kfboot.phases.manifest_phase import ManifestPhase
 from tests.test_bundle import MANIFESTS, build_args
 
-ALL = ["gpu-operator", "cert-manager", "istio", "dex", "kubeflow", "kuberay", "kserve"]
+ALL = ["gpu-operator", "cert-manager", "istio", "dex", "kubeflow-namespace", "kubeflow", "kuberay", "kserve"]
 
 
 @pytest.fixture(autouse=True)

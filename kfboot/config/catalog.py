@@ -69,6 +69,8 @@ class ComponentEntry(_Strict):
     helm: HelmEntry | None = None
     manifests: ManifestEntry | None = None
     gates: list[Gate] = Field(default_factory=list)
+    # implicit components (no config of their own) are installed when any of these is enabled
+    enabled_with: list[str] = Field(default_factory=list, alias="enabledWith")
 
     @property
     def kind(self) -> Literal["helm", "manifests"]:

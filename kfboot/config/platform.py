@@ -122,8 +122,9 @@ class Components(_Strict):
     kuberay: HelmComponent = Field(default_factory=HelmComponent)
     kserve: KServeComponent = Field(default_factory=KServeComponent)
 
-    def get(self, name: str) -> ManifestComponent | HelmComponent:
-        return getattr(self, name.replace("-", "_"))
+    def get(self, name: str) -> ManifestComponent | HelmComponent | None:
+        """The user's settings for a catalog component (None for implicit ones like kubeflow-namespace)."""
+        return getattr(self, name.replace("-", "_"), None)
 
 
 class InstallSettings(_Strict):

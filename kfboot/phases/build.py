@@ -83,6 +83,12 @@ def _helm_phase(name: str, entry: ComponentEntry, comp: HelmComponent) -> HelmPh
                      values=dict(comp.values), needs=tuple(entry.needs), enabled=comp.enabled, gates=list(entry.gates))
 
 
+def _enabled(entry: ComponentEntry, comp: Any, platform: Platform) -> bool:
+    if comp is not None:
+        return bool(comp.enabled)
+    return any(getattr(platform.components.get(other), "enabled", False) for other in entry.enabled_with)
+
+
 def _manifest_phase(name: str, entry: ComponentEntry, platform: Platform, catalog: Catalog,
                     options: BuildOptions) -> ManifestPhase:
     spec = entry.manifests
@@ -105,7 +111,7 @@ def _manifest_phase(name: str, entry: ComponentEntry, platform: Platform, catalo
                         root=options.manifests_root)
     transforms = [_dex_initial_user(comp)] if isinstance(comp, DexComponent) else []
     return ManifestPhase(name=name, title=entry.title, source=tree, version=entry.default_version,
-                         needs=tuple(entry.needs), enabled=comp.enabled, gates=list(entry.gates), settings=settings,
+                         needs=tuple(entry.needs), enabled=_enabled(entry, comp, platform), gates=list(entry.gates), settings=settings,
                          transforms=transforms)
 
 

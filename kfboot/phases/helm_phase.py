@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,12 @@ class HelmPhase:
     needs: tuple[str, ...] = ()
     enabled: bool = True
     gates: list[Gate] = field(default_factory=list)
+    # where the chart files come from at apply time (e.g. the verified cache bundle); the digest
+    # keeps describing `chart`, so resolving lazily never makes a plan download anything
+    resolve_chart: Callable[[], ChartRef] | None = None
+
+    def installable_chart(self) -> ChartRef:
+        return self.resolve_chart() if self.resolve_chart is not None else self.chart
 
     @property
     def version(self) -> str:
@@ -65,13 +72,14 @@ class HelmPhase:
     def apply(self, ctx: PhaseContext) -> list[ObjectRef]:
         helm = helm_from(ctx)
         if ctx.dry_run:
-            objects = helm.template(self.chart, self.values, release=self.release, namespace=self.namespace)
+            objects = helm.template(self.installable_chart(), self.values, release=self.release,
+                                    namespace=self.namespace)
             from kfboot.k8s.apply import Applier
 
             applier = Applier(ctx.require_kube(), ctx.waiter(), dry_run=True, progress=ctx.progress)
             return applier.apply(objects, ctx.deadline).applied
         ctx.progress(f"helm upgrade --install {self.release} ({self.chart.name} {self.chart.version})")
-        refs = helm.install_or_upgrade(self.release, self.namespace, self.chart, self.values,
+        refs = helm.install_or_upgrade(self.release, self.namespace, self.installable_chart(), self.values,
                                        timeout=max(1.0, ctx.deadline - ctx.started))
         return self._with_namespaces(ctx, refs)
 

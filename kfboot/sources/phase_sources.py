@@ -114,8 +114,9 @@ def use_bundle_sources(phases: list[Any], bundle: Path | None, local_tree: bool)
     """Point phases built from the catalog at a bundle (`--bundle`) or the cache bundle (default).
 
     With a bundle, pinned-upstream manifest phases read its verified rendered files and Helm phases
-    install its verified .tgz. Without one (and without `--manifests`), manifests come from the
-    cache bundle; charts still come from their repositories through Helm.
+    install its verified .tgz. Without one (and without `--manifests`), manifests and the default
+    chart versions come from the cache bundle, pulled and verified when first applied. A chart
+    version other than the catalog default is installed from its repository by Helm.
     """
     from dataclasses import replace
 
@@ -136,5 +137,23 @@ def use_bundle_sources(phases: list[Any], bundle: Path | None, local_tree: bool)
         elif isinstance(phase, HelmPhase) and bundle is not None and phase.enabled and phase.chart.path is None:
             path = bundle_chart_path(bundle_root(bundle), phase.name, phase.chart.version)
             phase = replace(phase, chart=ChartRef(phase.chart.name, phase.chart.version, path=path))
+        elif isinstance(phase, HelmPhase) and phase.chart.path is None and _is_default_version(phase):
+            phase = replace(phase, resolve_chart=_cached_chart(phase.name, phase.chart))
         out.append(phase)
     return out
+
+
+def _is_default_version(phase: Any) -> bool:
+    entry = load_catalog().components.get(phase.name)
+    return bool(entry and entry.helm and entry.helm.version == phase.chart.version)
+
+
+def _cached_chart(component: str, chart: Any) -> Any:
+    """A resolver for the verified .tgz of `chart` in the cache bundle (pulled on first call)."""
+    from kfboot.helm import ChartRef
+
+    def resolve() -> ChartRef:
+        path = bundle_chart_path(ensure_cache_bundle(), component, chart.version)
+        return ChartRef(chart.name, chart.version, path=path)
+
+    return resolve
