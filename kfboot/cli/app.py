@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
 from kfboot import __version__
 from kfboot.cli.context import GlobalOptions, OutputFormat, get_options, print_json, stderr_console
-
-F = TypeVar("F", bound=Callable[..., Any])
+from kfboot.cli.errors import handles_errors
 
 app = typer.Typer(
     name="kfboot",
@@ -35,35 +32,6 @@ ManifestsOption = typer.Option(None, "--manifests", help="Local kubeflow/manifes
                                file_okay=False)
 BundleOption = typer.Option(None, "--bundle", help="Install from a verified bundle (`kfboot bundle pull|build`): no network.",
                             file_okay=False)
-
-
-def handles_errors(fn: F) -> F:
-    """Print KfbootErrors as `error: … / hint: …` with their exit code; never a traceback for user errors."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from kfboot.errors import EXIT_INTERRUPTED, KfbootError
-
-        try:
-            return fn(*args, **kwargs)
-        except KfbootError as exc:
-            _report_error(get_options(kwargs.get("ctx")), exc)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            sys.stderr.write("interrupted\n")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _report_error(opts: GlobalOptions, exc: Any) -> None:
-    if opts.json:
-        print_json({"event": "error", "message": exc.message, "hint": exc.hint, "exitCode": exc.exit_code})
-    console = stderr_console()
-    for i, line in enumerate(exc.message.splitlines() or [""]):
-        console.print(("[red]error:[/] " if i == 0 else "  ") + line, markup=True, highlight=False)
-    if exc.hint:
-        console.print(f"[dim]hint:[/] {exc.hint}")
 
 
 @app.callback()

@@ -6,17 +6,15 @@ plan and render then read only verified files from it. Heavy imports happen insi
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
 from kfboot.cli.context import get_options, print_json, stderr_console
-
-F = TypeVar("F", bound=Callable[..., Any])
+from kfboot.cli.errors import handles_errors
 
 bundle_app = typer.Typer(
     help=("Bundles for air-gapped installs: rendered manifests, packaged charts, an index with the sha256 of "
@@ -29,28 +27,6 @@ BundleDirArgument = typer.Argument(..., help="Bundle directory.", file_okay=Fals
 ForceOption = typer.Option(False, "--force", help="Replace an existing, non-empty directory.")
 
 
-def _handled(fn: F) -> F:
-    """KfbootError → `error: …` / `hint: …` on stderr (a JSON event with -o json) and its exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from kfboot.errors import EXIT_INTERRUPTED, KfbootError
-
-        try:
-            return fn(*args, **kwargs)
-        except KfbootError as exc:
-            if get_options(kwargs.get("ctx")).json:
-                print_json({"event": "error", "message": exc.message, "hint": exc.hint, "exitCode": exc.exit_code})
-            lines = exc.message.splitlines() or [""]
-            sys.stderr.write("".join(["error: " + lines[0] + "\n", *("  " + ln + "\n" for ln in lines[1:])]))
-            if exc.hint:
-                sys.stderr.write(f"hint: {exc.hint}\n")
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            sys.stderr.write("interrupted\n")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _progress(ctx: typer.Context) -> Callable[[str], None]:
@@ -85,7 +61,7 @@ def _report(ctx: typer.Context, out: Path, index: Any) -> None:
 
 
 @bundle_app.command("pull")
-@_handled
+@handles_errors
 def bundle_pull(
     ctx: typer.Context,
     directory: Path = BundleDirArgument,
@@ -105,7 +81,7 @@ def bundle_pull(
 
 
 @bundle_app.command("build")
-@_handled
+@handles_errors
 def bundle_build(
     ctx: typer.Context,
     directory: Path = BundleDirArgument,
@@ -125,7 +101,7 @@ def bundle_build(
 
 
 @bundle_app.command("images")
-@_handled
+@handles_errors
 def bundle_images(ctx: typer.Context, directory: Path = BundleDirArgument) -> None:
     """Print every container image the bundle's stack uses, one per line (for mirroring)."""
     from kfboot.sources.bundle import Bundle
@@ -138,7 +114,7 @@ def bundle_images(ctx: typer.Context, directory: Path = BundleDirArgument) -> No
 
 
 @bundle_app.command("verify")
-@_handled
+@handles_errors
 def bundle_verify(ctx: typer.Context, directory: Path = BundleDirArgument) -> None:
     """Check every file against the index (sha256) and that the bundle matches this kfboot's pins."""
     from kfboot.config.catalog import load_catalog
@@ -156,7 +132,7 @@ def bundle_verify(ctx: typer.Context, directory: Path = BundleDirArgument) -> No
 
 
 # -- render -----------------------------------------------------------------------------------------
-@_handled
+@handles_errors
 def render_phases(
     ctx: typer.Context,
     names: list[str] = typer.Argument(None, metavar="[PHASE|all]...", help="Phases to render (default: all enabled)."),

@@ -6,22 +6,20 @@ with `-o json` one JSON object goes to stdout. Heavy imports happen inside the c
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperGroup
 
 from kfboot.cli.context import get_options, print_json
+from kfboot.cli.errors import handles_errors
 
 if TYPE_CHECKING:
     from kfboot.gpu.plan import GpuPlan
     from kfboot.gpu.profiles import ProfileSet
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 profiles_app = typer.Typer(help="GPU hardware profiles: list, show, validate.", no_args_is_help=True)
 
@@ -54,25 +52,6 @@ GpuOption = typer.Option(None, "--gpu", help="Hardware profile for a quick check
 GpusOption = typer.Option(None, "--gpus", min=1, help="GPUs per node for a quick check (default: the profile's).")
 
 
-def _handled(fn: F) -> F:
-    """KfbootError → `error: …` / `hint: …` on stderr (JSON event with -o json) and its exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from kfboot.errors import KfbootError
-
-        try:
-            return fn(*args, **kwargs)
-        except KfbootError as exc:
-            if get_options(kwargs.get("ctx")).json:
-                print_json({"event": "error", "message": exc.message, "hint": exc.hint, "exitCode": exc.exit_code})
-            lines = exc.message.splitlines() or [""]
-            _err(["error: " + lines[0], *("  " + line for line in lines[1:])])
-            if exc.hint:
-                _err([f"hint: {exc.hint}"])
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _err(lines: list[str]) -> None:
@@ -91,7 +70,7 @@ def _profiles(extra: list[Path | None]) -> ProfileSet:
 
 
 @profiles_app.command("list")
-@_handled
+@handles_errors
 def profiles_list(ctx: typer.Context, profiles_dir: Path | None = ProfilesDirOption) -> None:
     """List known hardware profiles."""
     profiles = _profiles([profiles_dir])
@@ -131,7 +110,7 @@ def profiles_list(ctx: typer.Context, profiles_dir: Path | None = ProfilesDirOpt
 
 
 @profiles_app.command("show")
-@_handled
+@handles_errors
 def profiles_show(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Profile name or alias."),
@@ -154,7 +133,7 @@ def profiles_show(
 
 
 @profiles_app.command("validate")
-@_handled
+@handles_errors
 def profiles_validate(
     ctx: typer.Context, files: list[Path] = typer.Argument(..., help="Profile files to check.", dir_okay=False)
 ) -> None:
@@ -269,7 +248,7 @@ def _write(output_dir: Path, files: dict[str, str]) -> None:
 
 
 @render_app.command("mig")
-@_handled
+@handles_errors
 def render_mig(
     ctx: typer.Context,
     file: Path | None = FileOpt,
@@ -331,7 +310,7 @@ def render_mig(
 
 
 @render_app.command("time-slicing")
-@_handled
+@handles_errors
 def render_time_slicing(
     ctx: typer.Context,
     file: Path | None = FileOpt,
