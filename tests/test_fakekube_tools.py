@@ -203,3 +203,16 @@ def test_helm_install_upgrade_status_uninstall(which: str, fk: FakeKube, tmp_pat
     assert fk.list("v1", "Secret", "apps") == []
     assert not [r for r in fk.requests if r.path.startswith("/openapi/v2")]
     assert time.monotonic() - start < 30
+
+
+@pytest.mark.skipif(not KUBECTL.exists(), reason=f"kubectl not installed at {KUBECTL}")
+def test_kubectl_strict_field_validation_rejects_typos(fk: FakeKube, tmp_path: Path) -> None:
+    pytest.importorskip("kubernetes_validate")
+    env, kc = tool_env(tmp_path), fk.write_kubeconfig(tmp_path / "kubeconfig")
+    bad = MANIFEST.split("---")[2].replace("image: nginx:1.27", "image: nginx:1.27\n          imagePulPolicy: Always")
+    (tmp_path / "bad.yaml").write_text(MANIFEST.split("---")[0] + "---" + bad)
+    proc = subprocess.run([str(KUBECTL), "--kubeconfig", str(kc), "apply", "--server-side", "-f",
+                           str(tmp_path / "bad.yaml")], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert 'unknown field "spec.template.spec.containers[0].imagePulPolicy"' in proc.stderr
+    assert fk.get("apps/v1", "Deployment", "web", "demo") is None

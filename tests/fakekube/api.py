@@ -26,6 +26,7 @@ from .objects import comparable, now_iso, spec_part
 from .resources import Registry, ResourceType, has_generation
 from .selectors import parse_field_selector, parse_label_selector
 from .store import Store
+from .validation import validate_strict
 
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -57,6 +58,7 @@ _INITIAL_STATUS: dict[str, dict[str, Any]] = {
 @dataclass
 class WriteOptions:
     manager: str = ""
+    field_validation: str = ""  # "Strict" rejects unknown fields (built-in kinds)
     dry_run: bool = False
     force: bool = False
     subresource: str = ""
@@ -67,6 +69,7 @@ class Api:
     store: Store
     registry: Registry
     rng: random.Random
+    kube_version: str = "v1.34.0"
     _ip_lock: threading.Lock = field(default_factory=threading.Lock)
     _next_ip: int = 10
 
@@ -235,6 +238,7 @@ class Api:
     def create(self, rt: ResourceType, namespace: str, body: Any, opts: WriteOptions) -> dict[str, Any]:
         ns = namespace if rt.namespaced else ""
         obj = self._validate(rt, copy.deepcopy(body), ns, None)
+        self._strict(rt, obj, opts)
         with self.store.lock:
             self._check_namespace(rt, ns, creating=True)
             key = self.registry.storage_key(rt)
@@ -269,6 +273,10 @@ class Api:
                 None, {opts.manager: fields}, opts.manager, operation, rt.api_version, ""
             )
         return obj
+
+    def _strict(self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions) -> None:
+        if opts.field_validation == "Strict" and not opts.subresource:
+            validate_strict(obj, self.kube_version, rt.crd is not None)
 
     @staticmethod
     def _normalize(rt: ResourceType, obj: dict[str, Any]) -> None:
@@ -312,6 +320,7 @@ class Api:
     ) -> dict[str, Any]:
         ns = namespace if rt.namespaced else ""
         obj = self._validate(rt, copy.deepcopy(body), ns, name)
+        self._strict(rt, obj, opts)
         with self.store.lock:
             self._check_namespace(rt, ns, creating=False)
             current = self.store.get(self.registry.storage_key(rt), ns, name)
@@ -421,6 +430,7 @@ class Api:
             if rv and rv != current["metadata"]["resourceVersion"]:
                 raise conflict(rt.group, rt.plural, name)
             new = self._validate(rt, new, ns, name)
+            self._strict(rt, new, opts)
             owners = patchlib.update_owners(current, new, opts.manager, self.owners_of(current)) \
                 if opts.manager else {}
             return self._commit(rt, current, new, owners, opts, "Update"), False
@@ -440,6 +450,7 @@ class Api:
         if not applied.get("apiVersion") or not applied.get("kind"):
             raise bad_request("apiVersion and kind must be set in an apply patch")
         applied = self._validate(rt, applied, ns, name)
+        self._strict(rt, applied, opts)
         if opts.subresource == "status":
             applied = {k: v for k, v in applied.items() if k in ("apiVersion", "kind", "metadata", "status")}
         elif rt.status:

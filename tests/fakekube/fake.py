@@ -34,7 +34,7 @@ class FakeKube:
         self._ready_delay = ready_delay
         self.registry = Registry()
         self.store = Store()
-        self.api = Api(self.store, self.registry, random.Random(seed))
+        self.api = Api(self.store, self.registry, random.Random(seed), kube_version=kube_version)
         self.faults = FaultInjector(seed)
         self._requests: list[RequestRecord] = []
         self._req_lock = threading.Lock()
