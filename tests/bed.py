@@ -14,6 +14,19 @@ from kfboot.phases.sources import LocalManifests
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PHASES = FIXTURES / "phases"
+MANIFESTS = FIXTURES / "kubeflow-manifests"  # a miniature kubeflow/manifests tree, upstream layout
+ONLY_CERT_MANAGER = """\
+apiVersion: kfboot.io/v1alpha1
+kind: Platform
+components:
+  gpu-operator: {enabled: false}
+  istio: {enabled: false}
+  dex: {enabled: false}
+  kubeflow: {enabled: false}
+  kuberay: {enabled: false}
+  kserve: {enabled: false}
+install: {timeout: 30}
+"""
 
 
 def connect(fk: Any, tmp_path: Path, context: str = "kind-fake") -> Kube:

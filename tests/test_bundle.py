@@ -22,24 +22,13 @@ from kfboot.helm import find_helm
 from kfboot.sources.build import catalog_paths
 from kfboot.sources.bundle import INDEX_FILE, Bundle, chart_file, manifest_file
 from kfboot.sources.images import images_of
+from tests.bed import ONLY_CERT_MANAGER
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 MANIFESTS = FIXTURES / "kubeflow-manifests"
 REMOTE = FIXTURES / "kubeflow-manifests-remote"
 CHARTS = {"gpu-operator": FIXTURES / "charts" / "gpu-operator", "kuberay": FIXTURES / "charts" / "kuberay-operator"}
-ONLY_CERT_MANAGER = """\
-apiVersion: kfboot.io/v1alpha1
-kind: Platform
-components:
-  gpu-operator: {enabled: false}
-  istio: {enabled: false}
-  dex: {enabled: false}
-  kubeflow: {enabled: false}
-  kuberay: {enabled: false}
-  kserve: {enabled: false}
-install: {timeout: 30}
-"""
 
 
 def build_args(out: Path, manifests: Path = MANIFESTS) -> list[str]:

@@ -14,21 +14,10 @@ from typer.testing import CliRunner
 
 from kfboot.cli.app import app
 from kfboot.engine.state import STATE_NAME, STATE_NAMESPACE
+from tests.bed import ONLY_CERT_MANAGER
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "tests" / "fixtures" / "kubeflow-manifests"
-ONLY_CERT_MANAGER = """\
-apiVersion: kfboot.io/v1alpha1
-kind: Platform
-components:
-  gpu-operator: {enabled: false}
-  istio: {enabled: false}
-  dex: {enabled: false}
-  kubeflow: {enabled: false}
-  kuberay: {enabled: false}
-  kserve: {enabled: false}
-install: {timeout: 30}
-"""
 
 
 def _setup(fake_kube, tmp_path: Path, context: str = "kind-fake") -> tuple[list[str], Path]:
@@ -126,18 +115,24 @@ def _wait_for_status(fake_kube, phase: str, status: str, timeout: float = 30) ->
     raise AssertionError(f"{phase} never reached {status}")
 
 
-def test_ctrl_c_records_state_and_exits_130(fake_kube, tmp_path: Path) -> None:
-    base, config = _setup(fake_kube, tmp_path)
+def _signal_mid_install(fake_kube, base: list[str], config: Path, tmp_path: Path, sig: int) -> tuple[int, str]:
+    """Start `kfboot install` in a subprocess, signal it while it waits, return (exit code, stderr)."""
     fake_kube.hold_unready("Deployment", "cert-manager", "cert-manager-webhook")
     proc = _spawn_install(base, config, tmp_path)
     try:
         _wait_for_status(fake_kube, "cert-manager", "applying")
         time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert proc.returncode == 130, err
+    return proc.returncode, err
+
+
+def test_ctrl_c_records_state_and_exits_130(fake_kube, tmp_path: Path) -> None:
+    base, config = _setup(fake_kube, tmp_path)
+    returncode, err = _signal_mid_install(fake_kube, base, config, tmp_path, signal.SIGINT)
+    assert returncode == 130, err
     record = json.loads(fake_kube.get("v1", "ConfigMap", STATE_NAME, STATE_NAMESPACE)["data"]["cert-manager"])
     assert record["status"] == "interrupted"
     assert fake_kube.get("coordination.k8s.io/v1", "Lease", "kfboot-lock", STATE_NAMESPACE) is None
@@ -145,15 +140,7 @@ def test_ctrl_c_records_state_and_exits_130(fake_kube, tmp_path: Path) -> None:
 
 def test_killed_run_resumes_and_converges(fake_kube, tmp_path: Path) -> None:
     base, config = _setup(fake_kube, tmp_path)
-    fake_kube.hold_unready("Deployment", "cert-manager", "cert-manager-webhook")
-    proc = _spawn_install(base, config, tmp_path)
-    try:
-        _wait_for_status(fake_kube, "cert-manager", "applying")
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        proc.kill()
+    _signal_mid_install(fake_kube, base, config, tmp_path, signal.SIGKILL)
     assert fake_kube.get("coordination.k8s.io/v1", "Lease", "kfboot-lock", STATE_NAMESPACE) is not None
     fake_kube.release("Deployment", "cert-manager", "cert-manager-webhook")
 
