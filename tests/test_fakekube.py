@@ -810,3 +810,16 @@ def test_crd_deletion_waits_for_custom_resources_and_pvc_binds(api: ApiClient, f
     pvc = wait_for(lambda: (p := core(api).read_namespaced_persistent_volume_claim("data", NS)).status.phase
                    == "Bound" and p)
     assert pvc.status.capacity == {"storage": "2Gi"}
+
+
+def test_namespace_finalize_subresource(api: ApiClient, fk: FakeKube) -> None:
+    fk.namespace_delete_delay = 60  # the namespace controller stays away: we finalize by hand
+    c = core(api)
+    c.create_namespace({"metadata": {"name": "manual"}})
+    c.delete_namespace("manual")
+    ns = c.read_namespace("manual")
+    assert ns.spec.finalizers == ["kubernetes"] and ns.status.phase == "Terminating"
+    body = api.sanitize_for_serialization(ns)
+    body["spec"]["finalizers"] = []
+    raw(api, "PUT", "/api/v1/namespaces/manual/finalize", body)
+    assert fk.get("v1", "Namespace", "manual") is None

@@ -459,6 +459,8 @@ class Api:
             self._check_namespace(rt, ns, creating=False)
             key = self.registry.storage_key(rt)
             current = self.store.get(key, ns, name)
+            if current is None and opts.subresource:
+                raise not_found(rt.group, rt.plural, name)
             if current is None:
                 self._check_namespace(rt, ns, creating=True)
                 fields = patchlib.field_set(applied)
