@@ -823,3 +823,32 @@ def test_namespace_finalize_subresource(api: ApiClient, fk: FakeKube) -> None:
     body["spec"]["finalizers"] = []
     raw(api, "PUT", "/api/v1/namespaces/manual/finalize", body)
     assert fk.get("v1", "Namespace", "manual") is None
+
+
+def test_denials_and_access_reviews(api: ApiClient, fk: FakeKube) -> None:
+    authz = client.AuthorizationV1Api(api)
+
+    def can(verb: str, resource: str, group: str = "", namespace: str = "") -> bool:
+        review = authz.create_self_subject_access_review({
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {"verb": verb, "resource": resource, "group": group,
+                                            "namespace": namespace}}})
+        return review.status.allowed
+
+    assert can("create", "clusterroles", "rbac.authorization.k8s.io")
+    fk.deny(("create",), "clusterroles", "rbac.authorization.k8s.io")
+    assert not can("create", "clusterroles", "rbac.authorization.k8s.io")
+    assert can("get", "clusterroles", "rbac.authorization.k8s.io")
+    with pytest.raises(ApiException) as e:
+        raw(api, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"}})
+    st = status_of(e.value)
+    assert e.value.status == 403 and st["reason"] == "Forbidden"
+    assert 'cannot create resource "clusterroles" in API group "rbac.authorization.k8s.io"' in st["message"]
+    fk.deny((), "secrets", namespace=NS)
+    with pytest.raises(ApiException) as e:
+        core(api).list_namespaced_secret(NS)
+    assert e.value.status == 403 and f'in the namespace "{NS}"' in status_of(e.value)["message"]
+    core(api).list_namespaced_secret("default")
+    fk.allow_all()
+    core(api).list_namespaced_secret(NS)

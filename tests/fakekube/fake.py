@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from .api import Api, WriteOptions
+from .authz import Authorizer, Denial
 from .controllers import Controllers
 from .errors import ApiError
 from .faults import WRITE_VERBS, Fault, FaultHandle, FaultInjector
@@ -36,6 +37,7 @@ class FakeKube:
         self.store = Store()
         self.api = Api(self.store, self.registry, random.Random(seed), kube_version=kube_version)
         self.faults = FaultInjector(seed)
+        self.authz = Authorizer()
         self._requests: list[RequestRecord] = []
         self._req_lock = threading.Lock()
         self._held: set[tuple[str, str, str]] = set()
@@ -172,6 +174,17 @@ class FakeKube:
         if job and (namespace, job) in self._job_results:
             return self._job_results[(namespace, job)][0]
         return ""
+
+    # ------------------------------------------------------------------ authorization
+    def deny(self, verbs: tuple[str, ...], resource: str, group: str | None = "",
+             namespace: str | None = None) -> Denial:
+        """Forbid ``verbs`` (get/list/watch/create/update/patch/delete/deletecollection; () = all) on
+        ``resource`` (plural, "*" for all) in ``group`` (None = any) and ``namespace`` (None = any):
+        real-looking 403s, also reflected by SelfSubjectAccessReview. Undo with ``allow_all()``."""
+        return self.authz.deny(verbs, resource, group, namespace)
+
+    def allow_all(self) -> None:
+        self.authz.clear()
 
     # ------------------------------------------------------------------ faults
     def inject(self, fault: Fault) -> FaultHandle:

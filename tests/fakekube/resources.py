@@ -112,6 +112,10 @@ BUILTINS: list[ResourceType] = [
     _r("apiregistration.k8s.io/v1", "apiservices", "APIService", False, status=True),
     _r("autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", short=("hpa",),
        status=True, cats=("all",)),
+    _r("authorization.k8s.io/v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False,
+       verbs=("create",)),
+    _r("authorization.k8s.io/v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False, verbs=("create",)),
+    _r("authentication.k8s.io/v1", "selfsubjectreviews", "SelfSubjectReview", False, verbs=("create",)),
     _r("certificates.k8s.io/v1", "certificatesigningrequests", "CertificateSigningRequest", False,
        ("csr",), status=True),
 ]

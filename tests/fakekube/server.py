@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import discovery, protobuf
 from .api import WriteOptions
+from .authz import METHOD_VERBS
 from .errors import ApiError, bad_request, status_body
 from .faults import WRITE_VERBS
 from .routing import ResourcePath, parse_resource_path
@@ -275,6 +276,16 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 raise ApiError(415, f"the body of the request was in an unsupported media type: {ctype}",
                                "UnsupportedMediaType")
+        verb = METHOD_VERBS.get(_logical_verb(method, rp, query), method.lower())
+        if method == "DELETE" and rp.name is None:
+            verb = "deletecollection"
+        resource = f"{rp.rt.plural}/{rp.subresource}" if rp.subresource else rp.rt.plural
+        fake.authz.check(verb, rp.rt.group, resource, ns, rp.name)
+        if rp.rt.verbs == ("create",):  # review APIs: answered, never stored
+            if method != "POST":
+                raise ApiError(405, "the server does not allow this method on the requested resource",
+                               "MethodNotAllowed")
+            return self._send_json(201, fake.authz.review(rp.rt.kind, self._json(body) or {}))
         if method == "GET" and rp.name is None:
             if query.get("watch") in ("true", "1"):
                 return self._watch(rp, query)
