@@ -164,6 +164,12 @@ def test_kubectl_server_side_apply_get_delete(fk: FakeKube, tmp_path: Path) -> N
     assert kinds["Widget"]["spec"] == {"size": 3}
     assert "web" in run(KUBECTL, kc, env, "get", "deploy", "-n", "demo")  # server-side Table printing
 
+    assert run(KUBECTL, kc, env, "auth", "can-i", "delete", "widgets.example.com", "-n", "demo").strip() == "yes"
+    fk.deny(("delete",), "widgets", "example.com")
+    proc = subprocess.run([str(KUBECTL), "--kubeconfig", str(kc), "auth", "can-i", "delete", "widgets.example.com",
+                           "-n", "demo"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stdout.strip() == "no"
+    fk.allow_all()
     run(KUBECTL, kc, env, "delete", "-f", str(tmp_path / "w.yaml"))
     run(KUBECTL, kc, env, "delete", "-f", str(tmp_path / "m.yaml"), "--timeout=30s")
     assert fk.get("v1", "Namespace", "demo") is None
