@@ -80,7 +80,7 @@ class Authorizer:
                 ok = self.allowed(ra.get("verb", ""), ra.get("group", ""), resource, ra.get("namespace", ""))
             else:
                 ok = True
-            out["status"] = {"allowed": ok} if ok else {"allowed": False, "reason": "denied by fakekube"}
+            out["status"] = {"allowed": ok}
         elif kind == "SelfSubjectRulesReview":
             out["status"] = {
                 "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
