@@ -852,3 +852,13 @@ def test_denials_and_access_reviews(api: ApiClient, fk: FakeKube) -> None:
     core(api).list_namespaced_secret("default")
     fk.allow_all()
     core(api).list_namespaced_secret(NS)
+
+
+def test_table_and_partial_metadata_negotiation(api: ApiClient) -> None:
+    core(api).create_namespaced_config_map(NS, cm("m", labels={"a": "b"}))
+    path = f"/api/v1/namespaces/{NS}/configmaps"
+    table, _ = raw(api, "GET", path, accept="application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+    assert table["kind"] == "Table" and table["rows"][0]["cells"][0] == "m"
+    meta, _ = raw(api, "GET", path, accept="application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io")
+    assert meta["kind"] == "PartialObjectMetadataList" and meta["items"][0]["metadata"]["labels"] == {"a": "b"}
+    assert "data" not in meta["items"][0]

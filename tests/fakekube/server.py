@@ -338,8 +338,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send_object(self, code: int, obj: dict[str, Any], query: dict[str, str]) -> None:
         accept = self.headers.get("Accept", "")
-        if "as=Table" in accept:
+        first = accept.split(",")[0]
+        if "as=Table" in first:
             obj = to_table(obj, query.get("includeObject", "Metadata"))
+        elif "as=PartialObjectMetadata" in first:  # metadata-only clients (client-go metadata informers)
+            def partial(o: dict[str, Any]) -> dict[str, Any]:
+                return {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": o["metadata"]}
+
+            if "items" in obj:
+                obj = {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList",
+                       "metadata": obj["metadata"], "items": [partial(i) for i in obj["items"]]}
+            else:
+                obj = partial(obj)
         self._send_json(code, obj)
 
     def _delete_collection(self, rp: ResourcePath, query: dict[str, str], body: bytes) -> None:
