@@ -119,6 +119,12 @@ class Operator:
             self.fk.put(obj)
 
     def __enter__(self) -> Operator:
+        # like the real mig-manager, react to label *changes* only: what is already applied stays
+        for item in self.fk.list("v1", "Node"):
+            labels = item["metadata"].get("labels") or {}
+            seen = (labels.get(MIG_CONFIG_LABEL), labels.get(DEVICE_PLUGIN_CONFIG_LABEL))
+            if seen != (None, None) and (seen[0] is None or labels.get(MIG_STATE_LABEL) == "success"):
+                self.applied[item["metadata"]["name"]] = seen
         self.thread.start()
         return self
 

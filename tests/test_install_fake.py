@@ -228,3 +228,17 @@ def test_uninstall_reports_objects_stuck_on_finalizers(fake_kube, tmp_path: Path
     app = summary.outcomes[0]
     assert app.state == "failed"
     assert "demo.kfboot.io/cleanup" in app.message
+
+
+def test_misspelled_field_is_rejected_not_dropped(fake_kube, tmp_path: Path) -> None:
+    bad = tmp_path / "operator"
+    shutil.copytree(PHASES / "operator", bad)
+    (bad / "50-typo.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo, namespace: widgets-system}\ndatta: {a: b}\n")
+    kube = connect(fake_kube, tmp_path)
+
+    summary = runner(kube, local_phases(operator_dir=bad)).install()
+
+    operator = summary.outcomes[0]
+    assert operator.state == "failed"
+    assert "ConfigMap widgets-system/typo" in operator.message and "datta" in operator.message

@@ -239,7 +239,9 @@ class Kube:
         """Server-side apply (create or update), taking ownership of conflicting fields."""
         ref = ObjectRef.of(obj)
         path = self.path(ref.api_version, ref.kind, ref.name, ref.namespace)
-        query = {"fieldManager": field_manager, "force": "true", "dryRun": "All" if dry_run else None}
+        # Strict, like kubectl's default: a misspelled field is an error, not silently dropped
+        query = {"fieldManager": field_manager, "force": "true", "fieldValidation": "Strict",
+                 "dryRun": "All" if dry_run else None}
         return self.request("PATCH", path, query=query, body=json.dumps(obj), content_type=APPLY_PATCH)
 
     def merge_patch(self, ref: ObjectRef, patch: dict[str, Any], *, subresource: str | None = None) -> dict[str, Any]:
