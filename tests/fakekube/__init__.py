@@ -25,8 +25,10 @@ Modules, one idea each:
 
 Known gaps: protobuf bodies only for Secret/ConfigMap/Namespace/ServiceAccount/DeleteOptions
 (``kubectl create deployment|job`` sends protobuf and gets 415 — use ``kubectl apply``/``create -f``);
-no admission webhooks, no OpenAPI schema validation of objects, no kube-root-ca.crt/default
-ServiceAccount per new namespace, no Events, ``limit``/``continue`` ignored (lists are complete).
+no admission webhooks, no validation beyond strict decoding of built-in kinds (needs the
+kubernetes-validate dev dependency), immutable fields and a few required fields; no Events;
+``limit``/``continue`` ignored (lists are complete); no CRD version conversion (objects are served
+as stored, with the requested apiVersion).
 """
 
 from .fake import FakeKube

@@ -250,6 +250,8 @@ class Controllers:
         ns_rt = self.rt("v1", "Namespace")
         for ns in self._list("v1", "Namespace"):
             if not ns["metadata"].get("deletionTimestamp"):
+                if self.fake.namespace_defaults:
+                    self._namespace_defaults(ns["metadata"]["name"])
                 continue
             since = self._ns_deleting_since.setdefault(ns["metadata"]["uid"], time.monotonic())
             if time.monotonic() < since + self.fake.namespace_delete_delay:
@@ -296,6 +298,22 @@ class Controllers:
                     with contextlib.suppress(ApiError):
                         self.api.replace(ns_rt, "", name, current,
                                          WriteOptions(subresource="finalize"))
+
+    def _namespace_defaults(self, ns: str) -> None:
+        """What every real namespace gets: the root CA ConfigMap and the default ServiceAccount."""
+        if self._snap_get(("", "configmaps"), ns, "kube-root-ca.crt") is None:
+            self._create(self.rt("v1", "ConfigMap"), {
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "kube-root-ca.crt", "namespace": ns,
+                             "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be "
+                                             "used to verify the kube-apiserver when using internal endpoints "
+                                             "such as the internal service IP or kubernetes.default.svc. No "
+                                             "other usage is guaranteed across distributions of Kubernetes "
+                                             "clusters."}},
+                "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\nZmFrZWt1YmU=\n-----END CERTIFICATE-----\n"}})
+        if self._snap_get(("", "serviceaccounts"), ns, "default") is None:
+            self._create(self.rt("v1", "ServiceAccount"), {
+                "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}})
 
     # ------------------------------------------------------------------ garbage collector
     def garbage_collect(self) -> None:

@@ -32,6 +32,8 @@ class FakeKube:
         # Like the real namespace controller, start emptying a deleted namespace only after a beat,
         # so `kubectl delete -f` of a namespace plus its contents does not race into 404s.
         self.namespace_delete_delay = 0.25
+        # Every namespace gets kube-root-ca.crt and the default ServiceAccount, as in a real cluster.
+        self.namespace_defaults = True
         self._ready_delay = ready_delay
         self.registry = Registry()
         self.store = Store()
