@@ -32,6 +32,8 @@ def api(fk: FakeKube, tmp_path: Path) -> ApiClient:
     kc = fk.write_kubeconfig(tmp_path / "kubeconfig")
     c = config.new_client_from_config(config_file=str(kc))
     client.CoreV1Api(c).create_namespace({"metadata": {"name": NS}})
+    # like a real cluster, a new namespace soon holds kube-root-ca.crt and the default ServiceAccount
+    wait_for(lambda: fk.get("v1", "ConfigMap", "kube-root-ca.crt", NS) and fk.get("v1", "ServiceAccount", "default", NS))
     return c
 
 
@@ -592,7 +594,8 @@ def test_watch_streams_events(api: ApiClient) -> None:
     t.start()
     w = watch.Watch()
     for ev in w.stream(core(api).list_namespaced_config_map, NS, timeout_seconds=3):
-        seen.append((ev["type"], ev["object"].metadata.name))
+        if ev["object"].metadata.name != "kube-root-ca.crt":
+            seen.append((ev["type"], ev["object"].metadata.name))
         if ev["type"] == "DELETED":
             w.stop()
     t.join()
@@ -858,7 +861,22 @@ def test_table_and_partial_metadata_negotiation(api: ApiClient) -> None:
     core(api).create_namespaced_config_map(NS, cm("m", labels={"a": "b"}))
     path = f"/api/v1/namespaces/{NS}/configmaps"
     table, _ = raw(api, "GET", path, accept="application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
-    assert table["kind"] == "Table" and table["rows"][0]["cells"][0] == "m"
-    meta, _ = raw(api, "GET", path, accept="application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io")
+    assert table["kind"] == "Table" and sorted(r["cells"][0] for r in table["rows"]) == ["kube-root-ca.crt", "m"]
+    meta, _ = raw(api, "GET", path + "?labelSelector=a%3Db",
+                  accept="application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io")
     assert meta["kind"] == "PartialObjectMetadataList" and meta["items"][0]["metadata"]["labels"] == {"a": "b"}
     assert "data" not in meta["items"][0]
+
+
+def test_watch_from_resource_version_and_expired(api: ApiClient, fk: FakeKube) -> None:
+    core(api).create_namespaced_config_map(NS, cm("before"))
+    rv = core(api).list_namespaced_config_map(NS).metadata.resource_version
+    core(api).create_namespaced_config_map(NS, cm("after"))
+    w = watch.Watch()
+    events = [(e["type"], e["object"].metadata.name)
+              for e in w.stream(core(api).list_namespaced_config_map, NS, resource_version=rv, timeout_seconds=1)]
+    assert events == [("ADDED", "after")]
+    resp = api.call_api("GET", f"{fk.url}/api/v1/namespaces/{NS}/configmaps?watch=true&resourceVersion=1&"
+                        "timeoutSeconds=1", header_params={"Accept": "application/json"})
+    lines = [json.loads(x) for x in resp.read().splitlines() if x.strip()]
+    assert lines[0]["type"] == "ERROR" and lines[0]["object"]["code"] == 410
