@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from kfboot.k8s.refs import ObjectRef
 from kfboot.k8s.retry import ApiError, call_with_retries
 
 FIELD_MANAGER = "kfboot"
+AUTH_CACHE_SECONDS = 10.0
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -66,6 +68,7 @@ class Kube:
         self.requests = 0
         self.writes = 0
         self.retries = 0
+        self._auth_cache: tuple[float, dict[str, str]] | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -127,9 +130,7 @@ class Kube:
                 self.requests += 1
                 if write:
                     self.writes += 1
-            _, _, hdrs, _, _ = self.api.param_serialize(
-                method, path, header_params=dict(headers), auth_settings=["BearerToken"]
-            )
+            hdrs = {**headers, **self._auth_headers()}
             resp = self.api.call_api(method, url, header_params=hdrs, body=payload,
                                      _request_timeout=self.request_timeout)
             data = resp.read()
@@ -147,7 +148,14 @@ class Kube:
                 self.retries += 1
 
         try:
-            return call_with_retries(once, on_retry=counted_retry)
+            try:
+                return call_with_retries(once, on_retry=counted_retry)
+            except ApiError as exc:
+                if exc.status != 401:
+                    raise
+                with self._lock:  # a cached token may have just expired: refresh it once
+                    self._auth_cache = None
+                return call_with_retries(once, on_retry=counted_retry)
         except ApiError as exc:
             if exc.status == 404:
                 raise NotFound(exc.message, status=404) from None
@@ -161,6 +169,20 @@ class Kube:
                     hint="check the cluster is up and the context is right (`kubectl cluster-info`)",
                 ) from exc
             raise
+
+    def _auth_headers(self) -> dict[str, str]:
+        """Authorization (and default) headers, recomputed every few seconds rather than per request:
+        the client's own per-request path re-reads proxy settings from the environment each time,
+        while exec-plugin tokens live for minutes, so a short cache costs nothing in correctness."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._auth_cache
+        if cached is not None and now - cached[0] < AUTH_CACHE_SECONDS:
+            return cached[1]
+        _, _, hdrs, _, _ = self.api.param_serialize("GET", "/", header_params={}, auth_settings=["BearerToken"])
+        with self._lock:
+            self._auth_cache = (now, dict(hdrs))
+        return dict(hdrs)
 
     # -- discovery ----------------------------------------------------------------------------
     def _group_version(self, api_version: str, refresh: bool = False) -> dict[str, Resource]:

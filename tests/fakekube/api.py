@@ -442,7 +442,7 @@ class Api:
             raise bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
                               "is required for apply patch")
         try:
-            applied = yaml.safe_load(body.decode("utf-8")) if body else None
+            applied = _load_apply_body(body) if body else None
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise bad_request(f"error decoding YAML: {exc}") from exc
         if not isinstance(applied, dict):
@@ -551,3 +551,12 @@ class Api:
                 if any(r.get("uid") == uid for r in refs):
                     obj["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != uid]
                     self.store.replace(key, obj)
+
+
+def _load_apply_body(body: bytes) -> Any:
+    """Apply patches are YAML, but clients mostly send JSON (a YAML subset): parse that fast."""
+    text = body.decode("utf-8")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
