@@ -8,9 +8,11 @@ first render. Its fingerprint comes from the pins alone, so `plan --offline` nev
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,10 +77,27 @@ def ensure_cache_bundle(catalog: Catalog | None = None) -> Path:
 
     catalog = catalog or load_catalog()
     root = cache_bundle_dir(catalog)
-    with _PULL_LOCK:
+    with _PULL_LOCK, _file_lock(root.parent / f".{root.name}.lock"):
         if not (root / INDEX_FILE).is_file():
             pull_bundle(root, catalog=catalog, force=True)
     return root
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Two kfboot processes (install and render, say) must not pull the same cache bundle at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): the in-process lock still holds
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
