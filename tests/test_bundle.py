@@ -130,9 +130,17 @@ def test_images_of_every_workload_kind() -> None:
         {"kind": "ConfigMap", "data": {"queue-sidecar-image": "q:1", "cfg": '{"image": "j/s:1"}', "x": "nothing"}},
         {"kind": "Deployment", "metadata": {"annotations": {"image": "meta:1"}}, "spec": {"template": {"spec": {
             "containers": [{"name": "n", "image": "nginx"}]}}}},
+        # images a controller launches, given as flags (argo's workflow-controller)
+        {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{
+            "name": "wc", "image": "quay.io/argoproj/workflow-controller:v3.7.3",
+            "args": ["--configmap", "workflow-controller-configmap",
+                     "--executor-image=quay.io/argoproj/argoexec:v3.7.3", "--sidecar-image", "reg.example/side:1",
+                     "--image-pull-policy", "IfNotPresent"]}]}}}},
     ]
     assert images_of(objects) == ["a:1", "c:1", "d:1", "e:1", "init:1", "j/s:1", "j:1", "nginx",
-                                  "nvcr.io/nvidia/driver:580", "q:1", "reg.example/w:2", "s:1"]
+                                  "nvcr.io/nvidia/driver:580", "q:1", "quay.io/argoproj/argoexec:v3.7.3",
+                                  "quay.io/argoproj/workflow-controller:v3.7.3", "reg.example/side:1",
+                                  "reg.example/w:2", "s:1"]
 
 
 # -- tampering ---------------------------------------------------------------------------------------

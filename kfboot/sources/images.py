@@ -37,6 +37,8 @@ def _walk(node: Any, in_metadata: bool = False) -> Iterator[str]:
                 for item in items:
                     if isinstance(item, dict) and isinstance(item.get("image"), str) and item["image"].strip():
                         yield item["image"].strip()
+                    if isinstance(item, dict):
+                        yield from _flag_images(item)
         image, repo, version = node.get("image"), node.get("repository"), node.get("version")
         if isinstance(image, str) and isinstance(repo, str) and isinstance(version, str) and "/" not in image:
             yield f"{repo.rstrip('/')}/{image}:{version}"  # GPU Operator ClusterPolicy style
@@ -49,6 +51,21 @@ def _walk(node: Any, in_metadata: bool = False) -> Iterator[str]:
     elif isinstance(node, list):
         for item in node:
             yield from _walk(item)
+
+
+_IMAGE_FLAG = re.compile(r"^--?[\w-]*image[\w-]*(?:=(?P<value>.+))?$", re.IGNORECASE)
+
+
+def _flag_images(container: dict[str, Any]) -> Iterator[str]:
+    """Images a controller is told to launch via its flags (argo `--executor-image=…`, `--image X`)."""
+    argv = [a for key in ("command", "args") for a in container.get(key) or [] if isinstance(a, str)]
+    for i, arg in enumerate(argv):
+        m = _IMAGE_FLAG.match(arg)
+        if not m:
+            continue
+        value = m.group("value") if m.group("value") is not None else (argv[i + 1] if i + 1 < len(argv) else "")
+        if looks_like_image(value):
+            yield value.strip()
 
 
 def _config_values(obj: dict[str, Any]) -> Iterator[str]:
