@@ -15,6 +15,7 @@ from kfboot.phases.sources import LocalManifests
 FIXTURES = Path(__file__).parent / "fixtures"
 PHASES = FIXTURES / "phases"
 MANIFESTS = FIXTURES / "kubeflow-manifests"  # a miniature kubeflow/manifests tree, upstream layout
+CHARTS = {"gpu-operator": FIXTURES / "charts" / "gpu-operator", "kuberay": FIXTURES / "charts" / "kuberay-operator"}
 ONLY_CERT_MANAGER = """\
 apiVersion: kfboot.io/v1alpha1
 kind: Platform
@@ -52,3 +53,21 @@ def runner(kube: Kube, phases: list[Any], events: list[Any] | None = None, **kwa
         lock_factory=lambda: LeaseLock(kube, STATE_NAMESPACE, warn=(warnings.append if warnings is not None else None)),
         **kwargs,
     )
+
+
+def bundle_build_args(out: Path, manifests: Path = MANIFESTS) -> list[str]:
+    """`kfboot bundle build` arguments for a bundle of the fixture tree and fixture charts."""
+    args = ["bundle", "build", str(out), "--manifests", str(manifests)]
+    for name, path in CHARTS.items():
+        args += ["--chart", f"{name}={path}"]
+    return args
+
+
+def build_fixture_bundle(out: Path) -> Path:
+    from typer.testing import CliRunner
+
+    from kfboot.cli.app import app
+
+    result = CliRunner().invoke(app, bundle_build_args(out))
+    assert result.exit_code == 0, result.output
+    return out

@@ -22,28 +22,20 @@ from kfboot.helm import find_helm
 from kfboot.sources.build import catalog_paths
 from kfboot.sources.bundle import INDEX_FILE, Bundle, chart_file, manifest_file
 from kfboot.sources.images import images_of
-from tests.bed import ONLY_CERT_MANAGER
+from tests.bed import CHARTS, ONLY_CERT_MANAGER, build_fixture_bundle, bundle_build_args
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 MANIFESTS = FIXTURES / "kubeflow-manifests"
 REMOTE = FIXTURES / "kubeflow-manifests-remote"
-CHARTS = {"gpu-operator": FIXTURES / "charts" / "gpu-operator", "kuberay": FIXTURES / "charts" / "kuberay-operator"}
 
 
-def build_args(out: Path, manifests: Path = MANIFESTS) -> list[str]:
-    args = ["bundle", "build", str(out), "--manifests", str(manifests)]
-    for name, path in CHARTS.items():
-        args += ["--chart", f"{name}={path}"]
-    return args
+
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("bundles") / "bundle"
-    result = CliRunner().invoke(app, build_args(out))
-    assert result.exit_code == 0, result.output
-    return out
+    return build_fixture_bundle(tmp_path_factory.mktemp("bundles") / "bundle")
 
 
 @pytest.fixture
@@ -216,7 +208,7 @@ def test_remote_base_fails_offline_with_a_clear_message(tmp_path: Path, monkeypa
         monkeypatch.setenv(var, "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "")
 
-    result = CliRunner().invoke(app, build_args(tmp_path / "out", tree))
+    result = CliRunner().invoke(app, bundle_build_args(tmp_path / "out", tree))
 
     assert result.exit_code == 1
     assert "kubeflow-manifests/applications/pipeline/overlays: remote kustomize bases cannot be resolved offline" in result.output
@@ -231,7 +223,7 @@ def test_build_checks_chart_pins_and_refuses_to_overwrite(built: Path, tmp_path:
     assert wrong.exit_code == 2 and "chart is 'kuberay-operator', the catalog pins 'gpu-operator'" in wrong.output
     missing = CliRunner().invoke(app, ["bundle", "build", str(tmp_path / "y"), "--manifests", str(MANIFESTS)])
     assert missing.exit_code == 2 and "no chart given for gpu-operator, kuberay" in missing.output
-    again = CliRunner().invoke(app, build_args(built))
+    again = CliRunner().invoke(app, bundle_build_args(built))
     assert again.exit_code == 2 and "--force" in again.output
 
 

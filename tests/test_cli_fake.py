@@ -14,10 +14,9 @@ from typer.testing import CliRunner
 
 from kfboot.cli.app import app
 from kfboot.engine.state import STATE_NAME, STATE_NAMESPACE
-from tests.bed import ONLY_CERT_MANAGER
+from tests.bed import MANIFESTS, ONLY_CERT_MANAGER
 
 ROOT = Path(__file__).resolve().parents[1]
-MANIFESTS = ROOT / "tests" / "fixtures" / "kubeflow-manifests"
 
 
 def _setup(fake_kube, tmp_path: Path, context: str = "kind-fake") -> tuple[list[str], Path]:

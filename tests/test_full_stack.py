@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from kfboot.cli.app import app
 from kfboot.sources.phase_sources import cache_bundle_dir
-from tests.test_bundle import build_args
+from tests.bed import build_fixture_bundle
 
 CA_INJECT = "cert-manager.io/inject-ca-from"
 
@@ -57,10 +57,7 @@ class CertManagerAndOperators:
 
 @pytest.fixture(scope="module")
 def fixture_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("full") / "bundle"
-    result = CliRunner().invoke(app, build_args(out))
-    assert result.exit_code == 0, result.output
-    return out
+    return build_fixture_bundle(tmp_path_factory.mktemp("full") / "bundle")
 
 
 @pytest.fixture
