@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "kfboot.yaml.j2"
+# templates/ at the top of the repository; kfboot/data/templates links to it so wheels carry it too
+TEMPLATE = Path(__file__).resolve().parents[1] / "data" / "templates" / "kfboot.yaml.j2"
 
 
 def starter_config() -> str:
