@@ -17,7 +17,7 @@ from kfboot.helm import Helm
 from kfboot.phases.build import BuildOptions, build_phases
 from kfboot.phases.helm_phase import HelmPhase
 from kfboot.phases.manifest_phase import ManifestPhase
-from tests.test_bundle import MANIFESTS, build_args
+from tests.bed import MANIFESTS, bundle_build_args
 
 ALL = ["gpu-operator", "cert-manager", "istio", "dex", "kubeflow-namespace", "kubeflow", "kuberay", "kserve"]
 
@@ -31,7 +31,7 @@ def _no_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("render") / "bundle"
-    assert CliRunner().invoke(app, build_args(out)).exit_code == 0
+    assert CliRunner().invoke(app, bundle_build_args(out)).exit_code == 0
     return out
 
 
