@@ -96,8 +96,9 @@ def cache_dir() -> Path:
 class UpstreamTree:
     """kustomize paths inside a pinned upstream tree (kubeflow/manifests at a tag commit).
 
-    The tree is a local checkout (`--manifests DIR`) or the release archive, downloaded once into
-    the cache. Remote kustomize bases (pipelines, trainer) still need network when rendered.
+    The catalog pins the tree; `build_phases` points these sources at a local checkout
+    (`--manifests DIR`), or replaces them with the verified cache bundle or `--bundle DIR`.
+    Remote kustomize bases (pipelines, trainer) need network when a local tree is rendered.
     """
 
     name: str
@@ -114,14 +115,11 @@ class UpstreamTree:
         return hashlib.sha256(f"{self.name}|{self.commit}|{'|'.join(self.paths)}".encode()).hexdigest()
 
     def tree(self) -> Path:
-        if self.root is not None:
-            if not self.root.is_dir():
-                raise ConfigError([f"{self.root}: the {self.name} tree does not exist"])
-            return self.root
-        target = cache_dir() / "sources" / f"{self.name}-{self.version}"
-        if not target.is_dir():
-            _download_tree(self.archive, target)
-        return target
+        if self.root is None:  # build_phases swaps such sources for the verified cache bundle
+            raise ConfigError([f"no local {self.name} tree given (use --manifests DIR, or --bundle DIR)"])
+        if not self.root.is_dir():
+            raise ConfigError([f"{self.root}: the {self.name} tree does not exist"])
+        return self.root
 
     def render(self) -> list[dict[str, Any]]:
         root = self.tree()
@@ -132,28 +130,3 @@ class UpstreamTree:
                 raise ConfigError([f"{path}: not a kustomize directory in {self.name} {self.version}"])
             objects.extend(parse_manifests(kustomize_build(path), f"{self.name}/{rel}"))
         return objects
-
-
-def _download_tree(url: str, target: Path) -> None:
-    """Fetch and unpack a release archive (top directory stripped) atomically into `target`."""
-    import tarfile
-    import tempfile
-    import urllib.request
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        archive = Path(tmp) / "archive.tar.gz"
-        try:
-            with urllib.request.urlopen(url, timeout=60) as resp, archive.open("wb") as out:
-                while chunk := resp.read(1 << 20):
-                    out.write(chunk)
-        except OSError as exc:
-            raise KfbootError(
-                f"cannot download {url}: {exc}",
-                hint="without network, pass --manifests DIR (a checkout of kubeflow/manifests at the pinned tag)",
-            ) from None
-        unpacked = Path(tmp) / "tree"
-        with tarfile.open(archive) as tar:
-            tar.extractall(unpacked, filter="data")
-        tops = list(unpacked.iterdir())
-        os.replace(tops[0] if len(tops) == 1 else unpacked, target)
