@@ -168,3 +168,26 @@ def test_text_output_in_ci_is_plain_lines_and_a_recap(fake_kube, tmp_path: Path,
     assert any("waiting for" in ln for ln in lines)  # -v: progress of the waits
     assert any(ln.startswith("done in") for ln in lines)
     assert "\x1b[" not in result.stderr  # no terminal control codes in CI logs
+
+
+def test_unreachable_cluster_fails_fast_with_a_hint(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(f"""apiVersion: v1
+kind: Config
+clusters: [{{name: gone, cluster: {{server: "http://127.0.0.1:{port}"}}}}]
+users: [{{name: u, user: {{token: t}}}}]
+contexts: [{{name: kind-gone, context: {{cluster: gone, user: u}}}}]
+current-context: kind-gone
+""")
+    started = time.monotonic()
+    result = CliRunner().invoke(app, ["--kubeconfig", str(kubeconfig), "status"])
+    assert time.monotonic() - started < 20
+    assert result.exit_code == 1
+    assert "cannot reach the API server of context kind-gone" in result.stderr
+    assert "kubectl --context kind-gone cluster-info" in result.stderr
+    assert "Traceback" not in result.output

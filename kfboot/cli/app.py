@@ -62,7 +62,9 @@ def _load(file: Path | None) -> Any:
 def _connect(opts: GlobalOptions) -> Any:
     from kfboot.k8s.client import Kube
 
-    return Kube.connect(opts.kubeconfig, opts.context)
+    kube = Kube.connect(opts.kubeconfig, opts.context)
+    kube.preflight()
+    return kube
 
 
 def _phases(platform: Any, kube: Any, manifests: Path | None, bundle: Path | None = None) -> list[Any]:
@@ -103,7 +105,9 @@ def _confirm(opts: GlobalOptions, kube: Any, what: str) -> None:
 
     target = kube.target
     if not opts.json:
-        stderr_console().print(f"target: context [bold]{target.context}[/], API server {target.server}")
+        version = kube.git_version
+        stderr_console().print(f"target: context [bold]{target.context}[/], API server {target.server}"
+                               + (f" (Kubernetes {version})" if version else ""))
     if opts.yes or target.is_kind:
         return
     if not sys.stdin.isatty():

@@ -20,6 +20,7 @@ from kfboot.k8s.retry import ApiError, call_with_retries
 
 FIELD_MANAGER = "kfboot"
 AUTH_CACHE_SECONDS = 10.0
+PREFLIGHT_TIMEOUT = 5.0
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -69,6 +70,7 @@ class Kube:
         self.writes = 0
         self.retries = 0
         self._auth_cache: tuple[float, dict[str, str]] | None = None
+        self.git_version = ""  # the server's version, known after preflight()
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -115,6 +117,8 @@ class Kube:
         body: Any = None,
         content_type: str = "application/json",
         raw: bool = False,
+        timeout: float | None = None,
+        attempts: int = 8,
     ) -> Any:
         """One API call with retries; returns parsed JSON (or text with raw=True)."""
         url = self.api.configuration.host + path
@@ -132,7 +136,7 @@ class Kube:
                     self.writes += 1
             hdrs = {**headers, **self._auth_headers()}
             resp = self.api.call_api(method, url, header_params=hdrs, body=payload,
-                                     _request_timeout=self.request_timeout)
+                                     _request_timeout=timeout or self.request_timeout)
             data = resp.read()
             if not 200 <= resp.status < 300:
                 reason, message = _status_message(data)
@@ -149,13 +153,13 @@ class Kube:
 
         try:
             try:
-                return call_with_retries(once, on_retry=counted_retry)
+                return call_with_retries(once, on_retry=counted_retry, attempts=attempts)
             except ApiError as exc:
                 if exc.status != 401:
                     raise
                 with self._lock:  # a cached token may have just expired: refresh it once
                     self._auth_cache = None
-                return call_with_retries(once, on_retry=counted_retry)
+                return call_with_retries(once, on_retry=counted_retry, attempts=attempts)
         except ApiError as exc:
             if exc.status == 404:
                 raise NotFound(exc.message, status=404) from None
@@ -298,8 +302,21 @@ class Kube:
         path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(name, safe='')}/log"
         return self.request("GET", path, query={"container": container, "tailLines": tail_lines}, raw=True)
 
-    def server_version(self) -> dict[str, Any]:
-        return self.request("GET", "/version")
+    def server_version(self, *, timeout: float | None = None, attempts: int = 8) -> dict[str, Any]:
+        return self.request("GET", "/version", timeout=timeout, attempts=attempts)
+
+    def preflight(self) -> str:
+        """Fail within seconds, not minutes, when the cluster is unreachable; returns its version."""
+        try:
+            version = self.server_version(timeout=PREFLIGHT_TIMEOUT, attempts=2)
+        except ClusterError as exc:
+            raise ClusterError(
+                f"cannot reach the API server of context {self.target.context} at {self.target.server}: "
+                f"{exc.message}",
+                hint=f"check the cluster is up and reachable: `kubectl --context {self.target.context} cluster-info`",
+            ) from None
+        self.git_version = str((version or {}).get("gitVersion", "unknown"))
+        return self.git_version
 
     def close(self) -> None:
         self.api.close()
