@@ -358,3 +358,28 @@ def test_deleting_the_secret_rotates_the_generated_password(fake_kube, tmp_path:
     new = _live_password(fake_kube)
     live_hash = _data(fake_kube.get("v1", "Secret", "dex-passwords", "auth"), "DEX_USER_PASSWORD")
     assert new != old and bcrypt.checkpw(new.encode(), live_hash.encode())
+
+
+def test_a_password_rotated_in_the_users_secret_is_drift_and_gets_applied(fake_kube, tmp_path: Path) -> None:
+    base = _base(fake_kube, tmp_path)
+    fake_kube.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "auth"}})
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "my-login", "namespace": "auth"},
+              "data": {"password": base64.b64encode(b"first password").decode()}}
+    fake_kube.put(secret)
+    config = _config(tmp_path, "  dex: {initialUser: {passwordSecret: {name: my-login}}}")
+    assert _install(base, config).exit_code == 0
+
+    fake_kube.reset_requests()
+    assert _install(base, config).exit_code == 0 and fake_kube.write_count() == 0  # unchanged: nothing to do
+
+    secret["data"]["password"] = base64.b64encode(b"second password").decode()
+    fake_kube.put(secret)
+    plan = CliRunner().invoke(app, [*base, "-o", "json", "plan", "-f", str(config), "--manifests", str(DEX_TREE)])
+    dex = next(p for p in json.loads(plan.stdout)["phases"] if p["phase"] == "dex")
+    assert dex["action"] == "repair"
+    assert any("the password changed since it was given to Dex" in d for d in dex["details"])
+
+    assert _install(base, config).exit_code == 0
+    live_hash = _data(fake_kube.get("v1", "Secret", "dex-passwords", "auth"), "DEX_USER_PASSWORD")
+    assert bcrypt.checkpw(b"second password", live_hash.encode())
+    assert "second password" not in plan.stdout

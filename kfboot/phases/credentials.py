@@ -323,6 +323,20 @@ class DexInitialUserTransform:
                      f"{' (unchanged)' if reused else ''}; login in Secret {AUTH_NAMESPACE}/{INITIAL_USER_SECRET}")
         return apply_credentials(objects, creds)
 
+    def check(self, ctx: PhaseContext) -> list[Any]:
+        """Drift: the password in the user's own Secret no longer matches what Dex was given."""
+        from kfboot.engine.phase import Problem
+
+        ref = self.user.password_secret
+        if ref is None or ctx.kube is None:
+            return []
+        installed = _secret_value(read_initial_user(ctx.kube), "passwordHash")
+        value = _secret_value(ctx.kube.get("v1", "Secret", ref.name, ref.namespace), ref.key)
+        if not installed or not value:
+            return [Problem(f"Secret {ref}", "missing, or Dex's login was never installed from it")]
+        same = value == installed if is_bcrypt_hash(value) else verify_password(value, installed)
+        return [] if same else [Problem(f"Secret {ref}", "the password changed since it was given to Dex")]
+
 
 def _describe_source(user: InitialUser) -> str:
     if user.source == "hash":

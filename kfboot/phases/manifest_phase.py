@@ -16,8 +16,9 @@ from kfboot.phases.inventory import check_inventory, wait_inventory
 from kfboot.phases.sources import ManifestSource
 
 # Rewrites a phase's rendered objects before they are applied (e.g. Dex's initial user). A transform may
-# also have `describe() -> str` (a plan line; never a secret) and `fingerprint() -> JSON value` (goes into
-# the phase digest, so a changed setting re-applies; never a secret, and stable across runs).
+# also have `describe() -> str` (a plan line; never a secret), `fingerprint() -> JSON value` (goes into
+# the phase digest, so a changed setting re-applies; never a secret, and stable across runs) and
+# `check(ctx) -> list[Problem]` (read-only drift of what it manages, e.g. a rotated user Secret).
 ObjectTransform = Callable[[PhaseContext, list[dict[str, Any]]], list[dict[str, Any]]]
 
 
@@ -47,7 +48,12 @@ class ManifestPhase:
                 + [f"then wait for {describe_gate(g)}" for g in self.gates])
 
     def check(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[Problem]:
-        return check_inventory(ctx, inventory) + check_gates(ctx, self.gates)
+        problems = check_inventory(ctx, inventory) + check_gates(ctx, self.gates)
+        for transform in self.transforms:  # e.g. a user rotated the password in their own Secret
+            hook = getattr(transform, "check", None)
+            if hook is not None:
+                problems += hook(ctx)
+        return problems
 
     def apply(self, ctx: PhaseContext) -> list[ObjectRef]:
         from kfboot.k8s.apply import Applier, delete_objects
