@@ -165,6 +165,7 @@ def test_text_output_in_ci_is_plain_lines_and_a_recap(fake_kube, tmp_path: Path,
     lines = result.stderr.splitlines()
     assert lines[0].startswith("target: context kind-fake")
     assert any("cert-manager" in ln and "applying" in ln for ln in lines)
+    assert any("kuberay" in ln and "plan" in ln and "skip: disabled in config" in ln for ln in lines)
     assert any("waiting for" in ln for ln in lines)  # -v: progress of the waits
     assert any(ln.startswith("done in") for ln in lines)
     assert "\x1b[" not in result.stderr  # no terminal control codes in CI logs

@@ -99,6 +99,15 @@ def _runner(opts: GlobalOptions, platform: Any, phases: list[Any], kube: Any, re
     )
 
 
+def _rows(phases: list[Any], *, reverse: bool = False) -> list[tuple[str, str]]:
+    """Live-table rows in the order phases run (dependency order; reversed for uninstall)."""
+    from kfboot.engine.dag import topological
+
+    titles = {p.name: p.title for p in phases}
+    order = topological({p.name: p.needs for p in phases})
+    return [(name, titles[name]) for name in (reversed(order) if reverse else order)]
+
+
 def _confirm(opts: GlobalOptions, kube: Any, what: str) -> None:
     """Show the target; require --yes (or a typed yes) unless it is a kind cluster."""
     from kfboot.errors import UsageError
@@ -170,7 +179,7 @@ def install(
     phases = _phases(platform, kube, manifests, bundle)
     if not dry_run:
         _confirm(opts, kube, "install into")
-    with Reporter(opts, [(p.name, p.title) for p in phases]) as reporter:
+    with Reporter(opts, _rows(phases)) as reporter:
         runner = _runner(opts, platform, phases, kube, reporter, parallel)
         summary = runner.install(dry_run=dry_run)
     _finish(opts, summary)
@@ -215,7 +224,7 @@ def uninstall(
     kube = _connect(opts)
     phases = _phases(platform, kube, manifests, bundle)
     _confirm(opts, kube, "uninstall from")
-    with Reporter(opts, [(p.name, p.title) for p in reversed(phases)]) as reporter:
+    with Reporter(opts, _rows(phases, reverse=True)) as reporter:
         runner = _runner(opts, platform, phases, kube, reporter, purge_crds=purge_crds, force=force)
         summary = runner.uninstall(phases_to_remove or None)
     _finish(opts, summary)

@@ -74,11 +74,17 @@ class Reporter:
                 if event.elapsed is not None:
                     row["elapsed"] = event.elapsed
                 if self.mode == "plain":
-                    self._line(f"{event.phase:<14} {event.state:<11} {event.message}", event.elapsed)
+                    self._line(f"{event.phase:<18} {event.state:<11} {event.message}", event.elapsed)
+            elif event.kind == "plan" and row is not None:
+                action = event.data.get("action", "")
+                state = {"skip": "skipped", "up-to-date": "up-to-date"}.get(action, row["state"])
+                row["state"], row["message"] = state, event.message if state != "pending" else f"{action}: {event.message}"
+                if self.mode == "plain":
+                    self._line(f"{event.phase:<18} {'plan':<11} {action}: {event.message}", None)
             elif event.kind == "progress" and row is not None:
                 row["message"] = event.message
                 if self.mode == "plain" and self._due(event.phase):
-                    self._line(f"{event.phase:<14} {'':<11} {event.message}", None)
+                    self._line(f"{event.phase:<18} {'':<11} {event.message}", None)
             elif event.kind == "warning":
                 self._warn(event.message)
 
