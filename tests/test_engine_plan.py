@@ -65,8 +65,8 @@ def test_disabled_wins_over_everything() -> None:
 
 
 @pytest.mark.parametrize(("record", "kind", "reason"), [
-    (None, ActionKind.UP_TO_DATE, "not installed"),
-    (rec("uninstalled"), ActionKind.UP_TO_DATE, "not installed"),
+    (None, ActionKind.SKIP, "not installed"),
+    (rec("uninstalled"), ActionKind.SKIP, "not installed"),
     (rec("ready"), ActionKind.REMOVE, "installed (ready), 2 objects recorded"),
     (rec("failed"), ActionKind.REMOVE, "installed (failed), 2 objects recorded"),
     (rec("uninstalling"), ActionKind.REMOVE, "installed (uninstalling), 2 objects recorded"),

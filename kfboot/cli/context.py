@@ -52,6 +52,11 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def console_width() -> int | None:
+    """Terminal width on a terminal; wide (no wrapping) when piped or in CI logs."""
+    return None if sys.stdout.isatty() and not is_ci() else 200
+
+
 def stderr_console() -> Any:
     """The rich console for humans; always stderr so stdout stays clean for data."""
     from rich.console import Console

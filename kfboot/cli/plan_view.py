@@ -83,7 +83,9 @@ def show_status(opts: GlobalOptions, runner: Any, planned: list[Any], records: d
     for r in rows:
         table.add_row(r["phase"], r["recorded"], r["version"] or "-", str(r["objects"]), r["updated"] or "-",
                       f"{r['live']}: {r['reason']}")
-    Console(highlight=False).print(table)
+    from kfboot.cli.context import console_width
+
+    Console(highlight=False, width=console_width()).print(table)
     for r in rows:
         for problem in r["problems"]:
             sys.stdout.write(f"  {r['phase']}: {problem}\n")

@@ -140,7 +140,9 @@ def print_summary(options: GlobalOptions, summary: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=True, highlight=False)
+    from kfboot.cli.context import console_width
+
+    console = Console(stderr=True, highlight=False, width=console_width())
     table = Table(title=f"kfboot {summary.operation}", show_edge=False, box=None)
     for col in ("", "phase", "outcome", "action", "duration", "detail"):
         table.add_column(col, overflow="fold")

@@ -70,5 +70,5 @@ def decide_install(
 
 def decide_uninstall(record: PhaseRecord | None) -> Action:
     if record is None or record.status == "uninstalled":
-        return Action(ActionKind.UP_TO_DATE, "not installed")
+        return Action(ActionKind.SKIP, "not installed")
     return Action(ActionKind.REMOVE, f"installed ({record.status}), {len(record.inventory)} objects recorded")

@@ -283,7 +283,7 @@ class Runner:
                 continue
             action = decide_uninstall(records.get(name))
             phase = self.phases[name]
-            state = ev.PENDING if action.kind.changes else ev.UP_TO_DATE
+            state = ev.PENDING if action.kind.changes else ev.SKIPPED
             outcomes[name] = ev.PhaseOutcome(name, phase.title, state, action.kind.value, action.reason)
             self.emit(ev.Event("plan", name, message=action.reason, data=action.to_dict()))
             if action.kind.changes:
