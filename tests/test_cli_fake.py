@@ -91,6 +91,7 @@ def test_dry_run_changes_nothing(fake_kube, tmp_path: Path) -> None:
                                       "--manifests", str(MANIFESTS)])
     assert result.exit_code == 0, result.output
     assert _phase_states(result.stdout)["cert-manager"] == "dry-run"
+    assert _events(result.stdout)[-1]["writes"] == 0
     writes = [r for r in fake_kube.requests if r.method != "GET"]
     assert writes and all(r.query.get("dryRun") == "All" for r in writes)
     assert fake_kube.get("v1", "Namespace", "cert-manager") is None

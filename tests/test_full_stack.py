@@ -130,3 +130,15 @@ def test_tampered_cache_is_refused(stack: Any, tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "gpu-operator" in result.output and "sha256" in result.output
     assert stack.get("nvidia.com/v1", "ClusterPolicy", "cluster-policy") is None
+
+
+def test_dry_run_of_the_whole_stack_on_an_empty_cluster(stack: Any, tmp_path: Path) -> None:
+    """Later phases need namespaces and CRDs of earlier ones: a dry run must not fail on them."""
+    result = _cli(stack, tmp_path, "install", "--dry-run")
+
+    summary = _summary(result)
+    assert result.exit_code == 0, json.dumps(summary, indent=1)
+    assert set(_states(summary).values()) == {"dry-run"}
+    assert summary["writes"] == 0
+    assert all(r.query.get("dryRun") == "All" for r in stack.requests if r.method != "GET")
+    assert stack.get("v1", "Namespace", "kubeflow") is None

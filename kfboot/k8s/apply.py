@@ -18,6 +18,15 @@ Progress = Callable[[str], None]
 
 
 @dataclass
+class DryRunWorld:
+    """What the phases before this one would have created, in a dry run where nothing is created:
+    objects in those namespaces, or of those CRD kinds, cannot be checked by the server yet."""
+
+    namespaces: set[str] = field(default_factory=set)
+    kinds: set[tuple[str, str]] = field(default_factory=set)  # (group, kind) served by new CRDs
+
+
+@dataclass
 class ApplyResult:
     applied: list[ObjectRef] = field(default_factory=list)
     # dry-run only: objects the server could not check because what they need is new in this set
@@ -33,17 +42,19 @@ class Applier:
         parallel: int = 16,
         dry_run: bool = False,
         progress: Progress | None = None,
+        world: DryRunWorld | None = None,
     ) -> None:
         self.kube = kube
         self.waiter = waiter
         self.parallel = max(1, parallel)
         self.dry_run = dry_run
         self.progress = progress or (lambda _m: None)
+        self.world = world if world is not None else DryRunWorld()
 
     def apply(self, objects: list[dict[str, Any]], deadline: float) -> ApplyResult:
         result = ApplyResult()
-        new_namespaces: set[str] = set()
-        new_groups: set[tuple[str, str]] = set()  # (group, kind) served by CRDs not yet in the cluster
+        new_namespaces = self.world.namespaces  # shared with later phases of the same dry run
+        new_groups = self.world.kinds
         with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="apply") as pool:
             for wave in order_waves(objects):
                 self.progress(f"applying {len(wave.objects)} {wave.name}")

@@ -127,7 +127,7 @@ class Kube:
             url += "?" + urlencode(params)
         headers = {"Accept": "application/json", "Content-Type": content_type}
         payload = body  # dicts are JSON-encoded by the REST layer; str/bytes go out as they are
-        write = method != "GET"
+        write = method != "GET" and "dryRun" not in params  # a server-side dry run changes nothing
 
         def once() -> Any:
             with self._lock:
@@ -310,9 +310,9 @@ class Kube:
         try:
             version = self.server_version(timeout=PREFLIGHT_TIMEOUT, attempts=2)
         except ClusterError as exc:
+            cause = exc.__cause__ if exc.__cause__ is not None else exc.message
             raise ClusterError(
-                f"cannot reach the API server of context {self.target.context} at {self.target.server}: "
-                f"{exc.message}",
+                f"cannot reach the API server of context {self.target.context} at {self.target.server}: {cause}",
                 hint=f"check the cluster is up and reachable: `kubectl --context {self.target.context} cluster-info`",
             ) from None
         self.git_version = str((version or {}).get("gitVersion", "unknown"))

@@ -74,32 +74,37 @@ class HelmPhase:
         if ctx.dry_run:
             objects = helm.template(self.installable_chart(), self.values, release=self.release,
                                     namespace=self.namespace)
+            objects = self._namespaced(ctx, objects)
             from kfboot.k8s.apply import Applier
+            from kfboot.phases.inventory import dry_run_world
 
-            applier = Applier(ctx.require_kube(), ctx.waiter(), dry_run=True, progress=ctx.progress)
+            world = dry_run_world(ctx)
+            if ctx.require_kube().get("v1", "Namespace", self.namespace) is None:
+                world.namespaces.add(self.namespace)  # helm would create it (--create-namespace)
+            applier = Applier(ctx.require_kube(), ctx.waiter(), dry_run=True, progress=ctx.progress, world=world)
             return applier.apply(objects, ctx.deadline).applied
         ctx.progress(f"helm upgrade --install {self.release} ({self.chart.name} {self.chart.version})")
         refs = helm.install_or_upgrade(self.release, self.namespace, self.installable_chart(), self.values,
                                        timeout=max(1.0, ctx.deadline - ctx.started))
         return self._with_namespaces(ctx, refs)
 
+    def _namespaced(self, ctx: PhaseContext, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`helm template` leaves metadata.namespace out where the chart does; Helm uses the release's."""
+        out = []
+        for obj in objects:
+            meta = obj.get("metadata") or {}
+            if not meta.get("namespace") and _is_namespaced(ctx, obj.get("apiVersion", ""), obj.get("kind", "")):
+                obj = {**obj, "metadata": {**meta, "namespace": self.namespace}}
+            out.append(obj)
+        return out
+
     def _with_namespaces(self, ctx: PhaseContext, refs: list[ObjectRef]) -> list[ObjectRef]:
-        """Chart templates often omit metadata.namespace; Helm puts those objects in the release namespace."""
+        """The same for the release's objects as Helm reports them (its manifest)."""
         from dataclasses import replace
 
-        from kfboot.k8s.client import NotFound
-
-        kube = ctx.require_kube()
-        out = []
-        for ref in refs:
-            if ref.namespace is None:
-                try:
-                    if kube.resource(ref.api_version, ref.kind).namespaced:
-                        ref = replace(ref, namespace=self.namespace)
-                except NotFound:
-                    pass
-            out.append(ref)
-        return sorted(set(out))
+        placed = {replace(r, namespace=self.namespace) if r.namespace is None
+                  and _is_namespaced(ctx, r.api_version, r.kind) else r for r in refs}
+        return sorted(placed)
 
     def wait(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> None:
         wait_inventory(ctx, inventory)
@@ -113,6 +118,15 @@ class HelmPhase:
         refs = [r for r in inventory if ctx.purge_crds or r.kind != "CustomResourceDefinition"]
         return delete_objects(ctx.require_kube(), ctx.waiter(), refs, ctx.deadline, parallel=ctx.parallel,
                               progress=ctx.progress, force=ctx.force)
+
+
+def _is_namespaced(ctx: PhaseContext, api_version: str, kind: str) -> bool:
+    from kfboot.k8s.client import NotFound
+
+    try:
+        return ctx.require_kube().resource(api_version, kind).namespaced
+    except NotFound:  # a kind whose CRD is not installed yet: the chart's own CRDs come first
+        return False
 
 
 def _tree_digest(path: Any) -> str:

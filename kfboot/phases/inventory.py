@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from kfboot.engine.phase import PhaseContext, Problem
 from kfboot.k8s.readiness import has_readiness_check, readiness_of
@@ -49,3 +50,11 @@ def wait_inventory(ctx: PhaseContext, inventory: list[ObjectRef]) -> None:
     ctx.progress(f"waiting for {len(targets)} objects to be ready")
     with ThreadPoolExecutor(max_workers=ctx.parallel, thread_name_prefix="wait") as pool:
         list(pool.map(lambda ref: waiter.object_ready(ref, ctx.deadline), targets))
+
+
+def dry_run_world(ctx: PhaseContext) -> Any:
+    """One DryRunWorld per run, shared by its phases through the context's services (a dry run
+    applies phases in dependency order, so later phases learn what earlier ones would create)."""
+    from kfboot.k8s.apply import DryRunWorld
+
+    return ctx.services.setdefault("dry_run_world", DryRunWorld())

@@ -57,12 +57,14 @@ class ManifestPhase:
 
     def apply(self, ctx: PhaseContext) -> list[ObjectRef]:
         from kfboot.k8s.apply import Applier, delete_objects
+        from kfboot.phases.inventory import dry_run_world
 
         objects = self.source.render()
         for transform in self.transforms:
             objects = transform(ctx, objects)
         kube = ctx.require_kube()
-        applier = Applier(kube, ctx.waiter(), parallel=ctx.parallel, dry_run=ctx.dry_run, progress=ctx.progress)
+        applier = Applier(kube, ctx.waiter(), parallel=ctx.parallel, dry_run=ctx.dry_run, progress=ctx.progress,
+                          world=dry_run_world(ctx))
         result = applier.apply(objects, ctx.deadline)
         for ref, why in result.unchecked:
             ctx.progress(f"dry run: {ref} not checked by the server ({why})")
