@@ -67,6 +67,11 @@ class Helm:
                     command = [*command, *extra_install_args]
                 return await super().run(command, input)
 
+        import logging
+
+        # pyhelm3 logs every failed command at WARNING; kfboot reports failures itself, once
+        logging.getLogger("pyhelm3").addHandler(logging.NullHandler())
+        logging.getLogger("pyhelm3").propagate = False
         self.executable = executable or find_helm()
         command = _Command(executable=self.executable, kubeconfig=kubeconfig, kubecontext=context)
         self.client = Client(command, executable=self.executable)
@@ -88,7 +93,7 @@ class Helm:
             ))
             resources = _run(revision.resources())
         except HelmError as exc:
-            raise ClusterError(f"helm failed for release {namespace}/{release}: {exc}") from None
+            raise ClusterError(f"helm failed for release {namespace}/{release}: {exc}", hint=_offline_hint(exc)) from None
         return [ObjectRef.of(obj) for obj in resources if obj]
 
     def template(self, chart: ChartRef, values: dict[str, Any], *, release: str, namespace: str) -> list[dict[str, Any]]:
@@ -99,7 +104,7 @@ class Helm:
             objects = _run(_collect(self.client.template_resources(
                 loaded, release, values, include_crds=True, namespace=namespace)))
         except HelmError as exc:
-            raise ClusterError(f"helm template of {chart.describe()} failed: {exc}") from None
+            raise ClusterError(f"helm template of {chart.describe()} failed: {exc}", hint=_offline_hint(exc)) from None
         return [obj for obj in objects if obj]
 
     def release_status(self, release: str, namespace: str) -> str | None:
@@ -123,3 +128,10 @@ class Helm:
 
 async def _collect(awaitable: Any) -> list[Any]:
     return list(await awaitable)
+
+
+def _offline_hint(exc: Exception) -> str | None:
+    text = str(exc)
+    if "cannot be reached" in text or "no such host" in text or "dial tcp" in text:
+        return "the chart repository is unreachable: without network, use a bundle (`kfboot bundle build|pull`, then --bundle DIR)"
+    return None
