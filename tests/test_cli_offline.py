@@ -206,3 +206,13 @@ def test_importing_the_cli_does_not_import_heavy_modules() -> None:
             "print(','.join(m for m in ('kubernetes', 'pyhelm3', 'jinja2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == ""
+
+
+def test_no_kubeconfig_at_all_says_what_to_do(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    result = run("install")
+    assert result.exit_code == 2
+    assert "no Kubernetes configuration: ~/.kube/config does not exist and KUBECONFIG is not set" in result.stderr
+    no_traceback(result)

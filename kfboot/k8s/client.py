@@ -7,6 +7,7 @@ every call, and let tests point the real client at a fake server over real HTTP.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -80,6 +81,11 @@ class Kube:
         from kubernetes.config.config_exception import ConfigException
 
         configuration = client.Configuration()
+        if kubeconfig is None and not _in_cluster() and not os.environ.get("KUBECONFIG") and not (
+            Path.home() / ".kube" / "config"
+        ).is_file():
+            raise UsageError("no Kubernetes configuration: ~/.kube/config does not exist and KUBECONFIG is not set",
+                             hint="pass --kubeconfig PATH (and --context NAME), or create a cluster, e.g. with kind")
         if kubeconfig is not None and not Path(kubeconfig).expanduser().is_file():
             raise UsageError(f"kubeconfig {kubeconfig} does not exist",
                              hint="pass --kubeconfig PATH to an existing file (or unset KUBECONFIG)")
@@ -323,8 +329,6 @@ class Kube:
 
 
 def _in_cluster() -> bool:
-    import os
-
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not os.environ.get("KUBECONFIG") and not (
         Path.home() / ".kube" / "config"
     ).exists()
