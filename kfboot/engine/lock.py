@@ -79,6 +79,7 @@ class LeaseLock:
         renew_every: float = 15.0,
         identity: str | None = None,
         warn: Callable[[str], None] | None = None,
+        on_lost: Callable[[str], None] | None = None,
     ) -> None:
         self.kube = kube
         self.ref = ObjectRef("coordination.k8s.io/v1", "Lease", name, namespace)
@@ -86,6 +87,7 @@ class LeaseLock:
         self.renew_every = renew_every
         self.identity = identity or default_identity()
         self.warn = warn or (lambda _m: None)
+        self.on_lost = on_lost or (lambda _m: None)  # the runner stops writing when this fires
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lost: str | None = None
@@ -165,6 +167,7 @@ class LeaseLock:
             self.lost = "the lock was taken over by another run"
             self.warn(self.lost)
             self._stop.set()
+            self.on_lost(self.lost)
             return
         spec = current["spec"]
         self.kube.replace(self._body(current["metadata"].get("resourceVersion"), spec.get("acquireTime")))

@@ -66,6 +66,7 @@ class Runner:
         self.lock_factory = lock_factory
         self.services = services if services is not None else {}
         self.cancel = threading.Event()
+        self.lost_lock = ""
         self.purge_crds = purge_crds
         self.force = force
 
@@ -134,7 +135,7 @@ class Runner:
                     self._dry_run_phase(self.phases[name], outcomes[name])
             return self._summary("install --dry-run", outcomes, started, "dry run: nothing was changed")
 
-        lock = self.lock_factory() if self.lock_factory else None
+        lock = self._lock()
         if lock is not None:
             ensure = getattr(self.store, "ensure", None)
             if ensure:
@@ -156,6 +157,17 @@ class Runner:
             if lock is not None:
                 lock.release()
         return self._summary("install", outcomes, started)
+
+    def _lock(self) -> Any:
+        """The cluster lock, wired so that losing it stops this run before it writes any more."""
+        lock = self.lock_factory() if self.lock_factory else None
+        if lock is not None and hasattr(lock, "on_lost"):
+            lock.on_lost = self._lost_lock
+        return lock
+
+    def _lost_lock(self, why: str) -> None:
+        self.lost_lock = why
+        self.cancel.set()
 
     def _initial_outcome(self, planned: PlannedPhase) -> ev.PhaseOutcome:
         kind = planned.action.kind
@@ -290,7 +302,7 @@ class Runner:
                 todo.add(name)
         if not todo:
             return self._summary("uninstall", outcomes, started, "nothing to remove")
-        lock = self.lock_factory() if self.lock_factory else None
+        lock = self._lock()
         if lock is not None:
             lock.acquire()
         try:
@@ -359,6 +371,8 @@ class Runner:
         ordered = [outcomes[n] for n in self.order if n in outcomes]
         if operation == "uninstall":
             ordered.reverse()
+        if self.lost_lock:
+            message = f"stopped: {self.lost_lock}; run the command again once the other run is done"
         target = {}
         if self.kube is not None:
             target = {"context": self.kube.target.context, "server": self.kube.target.server}
