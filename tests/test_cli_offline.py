@@ -216,3 +216,22 @@ def test_no_kubeconfig_at_all_says_what_to_do(tmp_path: Path, monkeypatch) -> No
     assert result.exit_code == 2
     assert "no Kubernetes configuration: ~/.kube/config does not exist and KUBECONFIG is not set" in result.stderr
     no_traceback(result)
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["install", "--context", "prod", "--yes", "-f", "x.yaml"], ["--context", "prod", "--yes", "install", "-f", "x.yaml"]),
+    (["--kubeconfig", "k", "install", "-o=json", "-vv"], ["--kubeconfig", "k", "-o=json", "-vv", "install"]),
+    (["render", "mig", "--gpu", "L4", "-o", "json"], ["-o", "json", "render", "mig", "--gpu", "L4"]),
+    (["uninstall", "kserve", "--context=prod", "--", "--context"], ["--context=prod", "uninstall", "kserve", "--", "--context"]),
+    (["--context", "prod"], ["--context", "prod"]),
+])
+def test_global_options_may_follow_the_command(argv: list[str], expected: list[str]) -> None:
+    from kfboot.cli.app import hoist_global_options
+
+    assert hoist_global_options(argv) == expected
+
+
+def test_kubectl_style_option_order_works_end_to_end() -> None:
+    result = run("plan", "--offline", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["event"] == "plan"

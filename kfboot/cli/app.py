@@ -7,12 +7,57 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from kfboot import __version__
 from kfboot.cli.context import GlobalOptions, OutputFormat, get_options, print_json, stderr_console
 from kfboot.cli.errors import handles_errors
 
+GLOBAL_WITH_VALUE = ("--kubeconfig", "--context", "--output", "-o", "--timeout")
+GLOBAL_FLAGS = ("--yes", "-y")
+
+
+def _is_verbose(arg: str) -> bool:
+    return arg == "--verbose" or (arg.startswith("-v") and set(arg[1:]) == {"v"})
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options that follow the command name in front of it (pure, for the root group)."""
+    command_at = next((i for i, a in enumerate(args)
+                       if not a.startswith("-") and (i == 0 or args[i - 1] not in GLOBAL_WITH_VALUE)), None)
+    if command_at is None:
+        return args
+    front, rest = list(args[:command_at]), []
+    tail = iter(args[command_at:])
+    for arg in tail:
+        if arg == "--":  # everything after it is the command's own
+            rest += [arg, *tail]
+            break
+        if arg.split("=", 1)[0] in GLOBAL_WITH_VALUE:
+            front.append(arg)
+            if "=" not in arg:
+                value = next(tail, None)
+                if value is not None:
+                    front.append(value)
+        elif arg in GLOBAL_FLAGS or _is_verbose(arg):
+            front.append(arg)
+        else:
+            rest.append(arg)
+    return front + rest
+
+
+class _GlobalOptionsAnywhere(TyperGroup):
+    """kubectl habit: `kfboot install --context prod` works like `kfboot --context prod install`.
+
+    Global options found after the command are moved in front of it before parsing.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
+
 app = typer.Typer(
+    cls=_GlobalOptionsAnywhere,
     name="kfboot",
     help=(
         "Bring a Kubernetes cluster from empty to a working AI/ML platform: NVIDIA GPU Operator, "
@@ -144,7 +189,14 @@ def plan(
     manifests: Path = ManifestsOption,
     bundle: Path = BundleOption,
 ) -> None:
-    """Show the phase graph, pinned versions and what `install` would do (and why). Changes nothing."""
+    """Show the phase graph, pinned versions and what `install` would do (and why). Changes nothing.
+
+    \b
+    Examples:
+      kfboot plan --offline                     # the embedded default platform, no cluster
+      kfboot plan --offline -f kfboot.yaml      # check a config file
+      kfboot plan -f kfboot.yaml --context prod # against a cluster: drift, upgrades, resumes
+    """
     from kfboot.cli.plan_view import show_plan
 
     opts = get_options(ctx)
@@ -170,6 +222,14 @@ def install(
 
     Only phases whose config changed, that failed or were interrupted, or whose objects drifted are
     touched. Progress is recorded in ConfigMap kfboot-system/kfboot-state; a Lease prevents two runs.
+
+    \b
+    Examples:
+      kfboot install --context kind-kfboot                 # kind: no confirmation needed
+      kfboot install -f kfboot.yaml --context prod --yes   # any other cluster: --yes (or answer yes)
+      kfboot install -f kfboot.yaml --context prod --dry-run
+      kfboot -o json install --context kind-ci --yes       # CI: NDJSON events, summary last
+      kfboot install --bundle ./kf-bundle --context prod --yes   # air-gapped
     """
     from kfboot.cli.ui import Reporter
 
@@ -204,7 +264,7 @@ def status(ctx: typer.Context, file: Path = FileOption, manifests: Path = Manife
 @handles_errors
 def uninstall(
     ctx: typer.Context,
-    phases_to_remove: list[str] = typer.Argument(None, metavar="[PHASE]...", help="Phases to remove (default: all)."),
+    phases_to_remove: list[str] = typer.Argument(None, metavar="[PHASE]", help="Phases to remove (default: all)."),
     file: Path = FileOption,
     purge_crds: bool = typer.Option(False, "--purge-crds", help="Also delete CRDs (and every custom resource of them)."),
     force: bool = typer.Option(False, "--force", help="Strip finalizers of objects still stuck when --timeout runs out."),
@@ -216,6 +276,11 @@ def uninstall(
     Webhook configurations go first so they cannot block other deletions; CRDs stay unless
     --purge-crds; objects stuck on finalizers are reported (with the finalizers) and left alone
     unless --force.
+
+    \b
+    Examples:
+      kfboot uninstall kserve --context prod --yes      # one phase (and nothing it needs)
+      kfboot uninstall --context kind-kfboot --purge-crds
     """
     from kfboot.cli.ui import Reporter
 
