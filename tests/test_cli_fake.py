@@ -193,3 +193,10 @@ current-context: kind-gone
     assert "cannot reach the API server of context kind-gone" in result.stderr
     assert "kubectl --context kind-gone cluster-info" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_readme_style_option_order_against_a_cluster(fake_kube, tmp_path: Path) -> None:
+    kubeconfig = fake_kube.write_kubeconfig(tmp_path / "kubeconfig", context="kind-fake")
+    result = CliRunner().invoke(app, ["status", "--kubeconfig", str(kubeconfig), "--context", "kind-fake", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["event"] == "status"
