@@ -97,11 +97,12 @@ class Runner:
         def one(name: str) -> PlannedPhase:
             phase = self.phases[name]
             record = records.get(name)
+            digest = phase.digest()
             problems: list[Problem] | None = None
             if (not offline and phase.enabled and record is not None and record.status == "ready"
-                    and record.digest == phase.digest()):
+                    and record.digest == digest):
                 problems = phase.check(self._context(phase, record), record.inventory)
-            action = decide_install(enabled=phase.enabled, version=phase.version, digest=phase.digest(),
+            action = decide_install(enabled=phase.enabled, version=phase.version, digest=digest,
                                     record=record, problems=problems, offline=offline)
             return PlannedPhase(phase, action, record)
 
@@ -127,7 +128,6 @@ class Runner:
         if not todo:
             if locking:
                 self._announce(planned)
-
             return self._summary("install", outcomes, started, "nothing to do: every phase is up to date")
         if dry_run:
             for name in self.order:
