@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -573,9 +574,16 @@ def test_uninstall_of_an_unknown_phase_is_a_usage_error() -> None:
 
 def test_uninstall_waits_for_transitive_dependents_even_if_middle_is_not_recorded() -> None:
     log = Log()
-    phases = make(log, {"a": (), "b": ("a",), "c": ("b",)})
+    a_started_early: list[bool] = []
+
+    def slow_c(_ctx: PhaseContext) -> None:
+        time.sleep(0.3)  # room for a wrongly concurrent `a` to start
+        a_started_early.append("a" in log.names("uninstall"))
+
+    phases = make(log, {"a": (), "b": ("a",), "c": ("b",)}, c={"on_uninstall": slow_c})
     store = MemoryStateStore({n: ready_record(phases[n]) for n in ("a", "c")})
     summary = runner(phases, store=store, parallel=4).uninstall()
 
     assert summary.exit_code == EXIT_OK
+    assert a_started_early == [False]
     assert log.names("uninstall") == ["c", "a"]

@@ -15,6 +15,14 @@ from tests.bed import PHASES, connect, local_phases, runner
 from tests.fakekube import Fault
 
 
+def _operator_with(tmp_path: Path, extra_manifest: str) -> Path:
+    """A copy of the operator phase's manifests plus one more document (to provoke a failure)."""
+    bad = tmp_path / "operator"
+    shutil.copytree(PHASES / "operator", bad)
+    (bad / "50-extra.yaml").write_text(extra_manifest)
+    return bad
+
+
 def _index(requests, method: str, fragment: str) -> int:
     for i, r in enumerate(requests):
         if r.method == method and fragment in r.path:
@@ -125,9 +133,7 @@ def test_timeout_names_what_it_waited_for_then_resume_converges(fake_kube, tmp_p
 
 
 def test_failure_cancels_dependents_with_the_cause(fake_kube, tmp_path: Path) -> None:
-    bad = tmp_path / "operator"
-    shutil.copytree(PHASES / "operator", bad)
-    (bad / "50-bad.yaml").write_text("apiVersion: v1\nkind: NoSuchKind\nmetadata: {name: x, namespace: widgets-system}\n")
+    bad = _operator_with(tmp_path, "apiVersion: v1\nkind: NoSuchKind\nmetadata: {name: x, namespace: widgets-system}\n")
     kube = connect(fake_kube, tmp_path)
 
     summary = runner(kube, local_phases(operator_dir=bad)).install()
@@ -182,10 +188,7 @@ def test_transient_faults_are_retried_until_success(fake_kube, tmp_path: Path) -
 
 
 def test_validation_errors_are_not_retried(fake_kube, tmp_path: Path) -> None:
-    bad = tmp_path / "operator"
-    shutil.copytree(PHASES / "operator", bad)
-    (bad / "50-bad.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Not_A_Valid_Name!, namespace: widgets-system}\n")
+    bad = _operator_with(tmp_path, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Not_A_Valid_Name!, namespace: widgets-system}\n")
     kube = connect(fake_kube, tmp_path)
     fake_kube.inject(Fault(verbs=("PATCH",), error_rate=1.0, status=422, path_contains="Not_A_Valid_Name"))
 
@@ -231,10 +234,7 @@ def test_uninstall_reports_objects_stuck_on_finalizers(fake_kube, tmp_path: Path
 
 
 def test_misspelled_field_is_rejected_not_dropped(fake_kube, tmp_path: Path) -> None:
-    bad = tmp_path / "operator"
-    shutil.copytree(PHASES / "operator", bad)
-    (bad / "50-typo.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo, namespace: widgets-system}\ndatta: {a: b}\n")
+    bad = _operator_with(tmp_path, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo, namespace: widgets-system}\ndatta: {a: b}\n")
     kube = connect(fake_kube, tmp_path)
 
     summary = runner(kube, local_phases(operator_dir=bad)).install()

@@ -122,6 +122,15 @@ def _phases(platform: Any, kube: Any, manifests: Path | None, bundle: Path | Non
     return build_phases(platform, BuildOptions(kind_cluster=is_kind, manifests_root=manifests, bundle=bundle))
 
 
+def _setup(ctx: typer.Context, file: Path | None, manifests: Path | None, bundle: Path | None,
+           *, connect: bool = True) -> tuple[GlobalOptions, Any, Any, list[Any]]:
+    """What every cluster command starts with: options, the Platform, the cluster, the phases."""
+    opts = get_options(ctx)
+    platform = _load(file)
+    kube = _connect(opts) if connect else None
+    return opts, platform, kube, _phases(platform, kube, manifests, bundle)
+
+
 def _runner(opts: GlobalOptions, platform: Any, phases: list[Any], kube: Any, reporter: Any,
             parallel: int | None = None, purge_crds: bool = False, force: bool = False) -> Any:
     from kfboot.engine.lock import LeaseLock
@@ -199,10 +208,7 @@ def plan(
     """
     from kfboot.cli.plan_view import show_plan
 
-    opts = get_options(ctx)
-    platform = _load(file)
-    kube = None if offline else _connect(opts)
-    phases = _phases(platform, kube, manifests, bundle)
+    opts, platform, kube, phases = _setup(ctx, file, manifests, bundle, connect=not offline)
     runner = _runner(opts, platform, phases, kube, lambda _e: None)
     planned = runner.plan(offline=offline)
     show_plan(opts, runner, planned, kube)
@@ -233,10 +239,7 @@ def install(
     """
     from kfboot.cli.ui import Reporter
 
-    opts = get_options(ctx)
-    platform = _load(file)
-    kube = _connect(opts)
-    phases = _phases(platform, kube, manifests, bundle)
+    opts, platform, kube, phases = _setup(ctx, file, manifests, bundle)
     if not dry_run:
         _confirm(opts, kube, "install into")
     with Reporter(opts, _rows(phases)) as reporter:
@@ -252,10 +255,7 @@ def status(ctx: typer.Context, file: Path = FileOption, manifests: Path = Manife
     """What is installed (from the recorded state) and whether it is still ready (live check)."""
     from kfboot.cli.plan_view import show_status
 
-    opts = get_options(ctx)
-    platform = _load(file)
-    kube = _connect(opts)
-    phases = _phases(platform, kube, manifests, bundle)
+    opts, platform, kube, phases = _setup(ctx, file, manifests, bundle)
     runner = _runner(opts, platform, phases, kube, lambda _e: None)
     show_status(opts, runner, runner.plan(), runner.store.load())
 
@@ -284,10 +284,7 @@ def uninstall(
     """
     from kfboot.cli.ui import Reporter
 
-    opts = get_options(ctx)
-    platform = _load(file)
-    kube = _connect(opts)
-    phases = _phases(platform, kube, manifests, bundle)
+    opts, platform, kube, phases = _setup(ctx, file, manifests, bundle)
     _confirm(opts, kube, "uninstall from")
     with Reporter(opts, _rows(phases, reverse=True)) as reporter:
         runner = _runner(opts, platform, phases, kube, reporter, purge_crds=purge_crds, force=force)

@@ -124,7 +124,3 @@ def validate(doc: Located, model: type[M]) -> M:
     except ValidationError as exc:
         raise ConfigError(format_errors(doc, exc)) from None
 
-
-def load_model(path: Path, model: type[M]) -> M:
-    """Read, parse and validate a YAML file into `model` (errors with file:line:col)."""
-    return validate(read_yaml_file(path), model)

@@ -17,7 +17,6 @@ from kfboot.k8s.refs import ObjectRef
 
 STATE_NAMESPACE = "kfboot-system"
 STATE_NAME = "kfboot-state"
-STATUSES = ("applying", "waiting", "ready", "failed", "interrupted", "uninstalling", "uninstalled")
 
 
 def now_iso() -> str:

@@ -80,10 +80,6 @@ class PoolPlan:
             return self.mig_config_name
         return MIG_DISABLED_CONFIG if self.profile.mig_capable else None
 
-    @property
-    def gpu_label(self) -> str:
-        return self.profile.name
-
     def node_labels(self) -> dict[str, str]:
         """Labels kfboot sets on every node of the pool (mig-manager and device plugin watch them)."""
         labels = {}

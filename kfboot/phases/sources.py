@@ -7,7 +7,6 @@ cheap) and renders to plain objects only when something must be applied.
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,12 +83,6 @@ class LocalManifests:
                 for f in _yaml_files(path):
                     objects.extend(parse_manifests(f.read_text(encoding="utf-8"), str(f)))
         return objects
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("KFBOOT_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kfboot")
-    return Path(base)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def looks_like_image(value: str) -> bool:
     return bool(_IMAGE.match(value)) and not value.startswith(("http:", "https:"))
 
 
-def _walk(node: Any, in_metadata: bool = False) -> Iterator[str]:
+def _walk(node: Any) -> Iterator[str]:
     if isinstance(node, dict):
         for key in _CONTAINER_LISTS:
             items = node.get(key)

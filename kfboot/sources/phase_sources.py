@@ -64,9 +64,14 @@ def pin_digest(catalog: Catalog) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def cache_bundle_dir(catalog: Catalog | None = None) -> Path:
-    from kfboot.phases.sources import cache_dir
+def cache_dir() -> Path:
+    """$KFBOOT_CACHE_DIR, else $XDG_CACHE_HOME/kfboot, else ~/.cache/kfboot."""
+    base = os.environ.get("KFBOOT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kfboot")
+    return Path(base)
 
+
+def cache_bundle_dir(catalog: Catalog | None = None) -> Path:
     return cache_dir() / "bundles" / pin_digest(catalog or load_catalog())
 
 
