@@ -35,3 +35,12 @@ def test_dropped_connections_and_5xx_are_retried(fake_kube, tmp_path: Path) -> N
 
     assert kube.get("v1", "Namespace", "default") is not None
     assert kube.retries >= 2
+
+
+def test_a_request_that_times_out_is_retried(fake_kube, tmp_path: Path) -> None:
+    kube = connect(fake_kube, tmp_path)
+    kube.request_timeout = 0.3
+    fake_kube.inject(Fault(verbs=("GET",), latency=1.0, times=1, path_contains="/namespaces/default"))
+
+    assert kube.get("v1", "Namespace", "default") is not None
+    assert kube.retries == 1
