@@ -386,6 +386,9 @@ def _register_subcommands() -> None:
     """Command groups defined in their own modules (each imports only typer at module level)."""
     from kfboot.cli.bundle_commands import bundle_app, render_phases
     from kfboot.cli.gpu_commands import profiles_app, render_app
+    from kfboot.cli.verify import verify
+
+    app.command()(verify)
 
     render_app.command("phases")(render_phases)
     app.add_typer(profiles_app, name="profiles")

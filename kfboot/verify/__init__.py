@@ -1,0 +1,1 @@
+"""Command cores that prove an installed platform works (verify, verify-gpu)."""

@@ -1,0 +1,223 @@
+"""`kfboot verify`'s core: pick the checks, schedule them over the component graph, clean up.
+
+The graph has one node per component (it passes when kfboot's recorded state says the phase is
+ready) and one per check, which needs its component and any check whose objects it uses. So a
+component that is not installed stops its checks — and those of every component that needs it —
+with that reason, and independent checks run side by side.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kfboot.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    ClusterError,
+    Interrupted,
+    KfbootError,
+    UsageError,
+    WaitTimeout,
+)
+from kfboot.verify import check as ck
+from kfboot.verify.check import Check, Cleanup, Outcome, Probe, Shared
+from kfboot.verify.checks_kubeflow import CHECKS as KUBEFLOW_CHECKS
+from kfboot.verify.checks_platform import CHECKS as PLATFORM_CHECKS
+from kfboot.verify.checks_serving import CHECKS as SERVING_CHECKS
+from kfboot.verify.settings import VerifySettings
+from kfboot.verify.walk import walk
+
+ALL_CHECKS: list[Check] = [*PLATFORM_CHECKS, *KUBEFLOW_CHECKS, *SERVING_CHECKS]
+COMPONENT_PREFIX = "component:"
+
+
+@dataclass
+class VerifyReport:
+    outcomes: list[Outcome]
+    elapsed: float
+    exit_code: int
+    cleaned: int = 0
+    message: str = ""
+    target: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = {state: sum(1 for o in self.outcomes if o.state == state)
+                  for state in (ck.PASSED, ck.FAILED, ck.TIMED_OUT, ck.SKIPPED, ck.CANCELLED)}
+        return {"event": "summary", "operation": "verify", "ok": self.ok, "exitCode": self.exit_code,
+                "elapsed": round(self.elapsed, 3), "counts": counts, "cleanedUp": self.cleaned,
+                "target": self.target, "message": self.message, "checks": [o.to_dict() for o in self.outcomes]}
+
+
+def components_of(checks: Sequence[Check] = ALL_CHECKS) -> list[str]:
+    out: list[str] = []
+    for c in checks:
+        if c.component not in out:
+            out.append(c.component)
+    return out
+
+
+def select(names: Sequence[str], checks: Sequence[Check] = ALL_CHECKS) -> list[Check]:
+    """The checks of the named components or checks (all of them when none is named)."""
+    if not names:
+        return list(checks)
+    known = set(components_of(checks)) | {c.name for c in checks}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"unknown component or check: {', '.join(unknown)}",
+                         hint=f"components: {', '.join(components_of(checks))}")
+    return [c for c in checks if c.component in names or c.name in names]
+
+
+def graph(checks: Sequence[Check], component_needs: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """Component nodes (with the catalog's needs among them) and check nodes (their component, and the
+    checks they use when those are selected too)."""
+    components = set(components_of(checks))
+    frontier = set(components)
+    while frontier:  # a component's prerequisites are in the graph too, so their absence stops it
+        frontier = {d for c in frontier for d in component_needs.get(c, ())} - components
+        components |= frontier
+    names = {c.name for c in checks}
+    needs: dict[str, tuple[str, ...]] = {
+        COMPONENT_PREFIX + c: tuple(COMPONENT_PREFIX + d for d in component_needs.get(c, ()) if d in components)
+        for c in sorted(components)}
+    for c in checks:
+        needs[c.name] = (COMPONENT_PREFIX + c.component, *(n for n in c.needs if n in names))
+    return needs
+
+
+class Verifier:
+    def __init__(self, kube: Any, settings: VerifySettings, *, records: Mapping[str, Any],
+                 component_needs: Mapping[str, Sequence[str]], services: dict[str, Any],
+                 emit: Callable[[Outcome], None] = lambda _o: None, parallel: int = 4,
+                 timeout: float | None = None) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.records = records
+        self.component_needs = component_needs
+        self.services = services
+        self.emit = emit
+        self.parallel = parallel
+        self.timeout = timeout
+        self.cancel = threading.Event()
+        self.shared = Shared()
+        self.cleanup = Cleanup()
+
+    def installed(self, component: str) -> tuple[bool, str]:
+        record = self.records.get(component)
+        if record is None:
+            return False, f"{component} is not installed (kfboot has no record of it)"
+        if record.status != "ready":
+            why = f": {record.error}" if record.error else ""
+            return False, f"{component} is not ready (kfboot recorded {record.status}{why})"
+        return True, ""
+
+    def run(self, names: Sequence[str] = ()) -> VerifyReport:
+        started = time.monotonic()
+        checks = select(names)
+        by_name = {c.name: c for c in checks}
+        named_components = {c.component for c in checks} if names else set()
+        outcomes = {c.name: Outcome(c.name, c.component, c.title) for c in checks}
+        why_not: dict[str, str] = {}
+
+        def run_node(node: str) -> bool:
+            if node.startswith(COMPONENT_PREFIX):
+                ok, why = self.installed(node[len(COMPONENT_PREFIX):])
+                why_not[node] = why
+                return ok
+            return self._run_check(by_name[node], outcomes[node])
+
+        def cancelled(node: str, blocker: str) -> None:
+            if node.startswith(COMPONENT_PREFIX):
+                why_not[node] = why_not.get(blocker) or f"{blocker[len(COMPONENT_PREFIX):]} did not pass"
+                return
+            out = outcomes[node]
+            if blocker == "interrupted":
+                out.state, out.reason = ck.CANCELLED, "not started: interrupted"
+            elif blocker.startswith(COMPONENT_PREFIX):
+                reason = why_not.get(blocker, "")
+                # checks of a component that is not here are skipped, unless the user asked for it
+                out.state = ck.CANCELLED if out.component in named_components else ck.SKIPPED
+                out.reason = ("not started: " if out.state == ck.CANCELLED else "") + reason
+                if out.state == ck.CANCELLED:
+                    out.next_step = "kfboot status; kfboot install"
+            else:
+                out.state = ck.CANCELLED
+                out.reason = f"not started: needs {blocker}, which {outcomes[blocker].state}"
+            self.emit(out)
+
+        message = ""
+        try:
+            walk(graph(checks, self.component_needs), run_node, parallel=self.parallel, cancelled=cancelled,
+                 stop=self.cancel)
+        except KeyboardInterrupt:
+            self.cancel.set()
+            message = "interrupted"
+        finally:
+            self.shared.close()
+            cleaned = 0 if self.settings.keep else self._clean_up()
+        ordered = [outcomes[c.name] for c in checks]
+        if message == "interrupted":
+            raise Interrupted("interrupted: the test objects were deleted" if not self.settings.keep
+                              else "interrupted")
+        states = {o.state for o in ordered}
+        code = EXIT_OK
+        if ck.FAILED in states or ck.CANCELLED in states:
+            code = EXIT_FAILED
+        elif ck.TIMED_OUT in states:
+            code = EXIT_TIMEOUT
+        if self.settings.keep:
+            message = "kept the test objects (--keep)"
+        return VerifyReport(ordered, time.monotonic() - started, code, cleaned, message,
+                            {"context": self.kube.target.context, "server": self.kube.target.server})
+
+    def _run_check(self, c: Check, out: Outcome) -> bool:
+        started = time.monotonic()
+        timeout = self.timeout or c.timeout * self.settings.timeout_scale
+        probe = Probe(self.kube, self.settings, self.shared, self.cleanup, started + timeout, self.cancel,
+                      progress=lambda msg: self._progress(out, msg), services=self.services)
+        out.state = ck.RUNNING
+        self.emit(out)
+        try:
+            out.reason = c.run(probe)
+            out.state = ck.PASSED
+        except ck.CheckSkipped as exc:
+            out.state, out.reason = ck.SKIPPED, exc.message
+        except ck.CheckFailed as exc:
+            timed_out = exc.message.startswith("timed out")
+            out.state = ck.TIMED_OUT if timed_out else ck.FAILED
+            out.reason, out.next_step, out.evidence = exc.message, exc.hint or "", exc.evidence
+        except Interrupted:
+            out.state, out.reason = ck.CANCELLED, "interrupted"
+        except WaitTimeout as exc:
+            out.state, out.reason, out.next_step = ck.TIMED_OUT, exc.message, "kfboot doctor"
+        except KfbootError as exc:
+            out.state, out.reason, out.next_step = ck.FAILED, exc.message, exc.hint or "kfboot doctor"
+        except Exception as exc:  # a bug, or a library error: say so rather than lose the other checks
+            out.state, out.reason = ck.FAILED, f"{type(exc).__name__}: {exc}"
+        out.duration = time.monotonic() - started
+        self.emit(out)
+        return out.good
+
+    def _progress(self, out: Outcome, message: str) -> None:
+        out.reason = message
+        self.emit(out)
+
+    def _clean_up(self) -> int:
+        count = 0
+        for ref in self.cleanup.drain():
+            try:
+                if self.kube.delete(ref, propagation="Foreground" if ref.kind != "Namespace" else "Background"):
+                    count += 1
+            except ClusterError:
+                continue
+        return count
+
