@@ -158,8 +158,19 @@ class Probe:
         return Waiter(self.kube, cancel=self.cancel, progress=self.progress, max_interval=2.0)
 
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply a test object and remember it for cleanup."""
+        """Create a fresh test object (one left by an earlier run, e.g. with --keep, is deleted first:
+        a finished job must not pass for this run) and remember it for cleanup."""
+        from kfboot.k8s import readiness as rd
         from kfboot.k8s.refs import ObjectRef
 
-        self.cleanup.add(ObjectRef.of(obj))
+        ref = ObjectRef.of(obj)
+        self.cleanup.add(ref)
+        if ref.kind != "Namespace":
+            old = self.kube.get_ref(ref)
+            if old is not None:
+                if not (old.get("metadata") or {}).get("deletionTimestamp"):
+                    self.kube.delete(ref)
+                self.waiter().until(f"{ref} of an earlier run to be deleted",
+                                    lambda: rd.Readiness(self.kube.get_ref(ref) is None, "still terminating"),
+                                    self.deadline)
         return self.kube.apply(obj)

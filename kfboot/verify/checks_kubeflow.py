@@ -12,7 +12,7 @@ from typing import Any
 
 from kfboot.k8s import readiness as rd
 from kfboot.k8s.refs import ObjectRef
-from kfboot.verify import steps
+from kfboot.verify import evidence, steps
 from kfboot.verify.check import Check, CheckFailed, CheckSkipped, Probe
 from kfboot.verify.http import HttpError
 from kfboot.verify.kfp import FINAL_STATES, KfpClient, KfpError, one_step_pipeline, run_error
@@ -51,8 +51,12 @@ def profile(probe: Probe) -> str:
            "spec": {"owner": {"kind": "User", "name": owner}}}
     probe.create(obj)
     next_step = "kubectl -n kubeflow logs deploy/profiles-deployment -c manager; " + steps.DOCTOR
-    steps.wait_for(probe, ObjectRef("v1", "Namespace", name), rd.readiness_of, next_step=next_step)
-    steps.wait_service_account(probe, name, EDITOR)
+    try:
+        steps.wait_for(probe, ObjectRef("v1", "Namespace", name), rd.readiness_of, next_step=next_step)
+        steps.wait_service_account(probe, name, EDITOR)
+    except CheckFailed as exc:  # what the Profile itself says is the telling part
+        exc.evidence[:0] = evidence.object_evidence(probe.kube, ObjectRef.of(obj))
+        raise
     probe.shared.put("profile", name)
     probe.shared.put("profile-owner", owner)
     return f"Profile {name} (owner {owner}) yielded namespace {name} with ServiceAccount {EDITOR}"
@@ -134,12 +138,13 @@ def pipelines(probe: Probe) -> str:
         probe.shared.closers.append(lambda: client.delete_experiment(experiment))
         run = client.create_run(name, experiment, spec)
         run_id = str(run.get("run_id"))
-        state = str(run.get("state") or "PENDING")
+        state, pause = str(run.get("state") or "PENDING"), 0.25
         while state not in FINAL_STATES:
             if probe.remaining() <= 0:
                 raise steps.failure(probe, f"KFP run {run_id} still {state} at the deadline",
                                     ObjectRef("v1", "Namespace", ns), pods=f"pipeline/runid={run_id}")
-            probe.cancel.wait(min(3.0, max(0.05, probe.remaining())))
+            probe.cancel.wait(min(pause, max(0.05, probe.remaining())))
+            pause = min(pause * 2, 5.0)
             steps.checkpoint(probe)
             run = client.get_run(run_id)
             state = str(run.get("state") or state)

@@ -113,7 +113,7 @@ def gateway_route(probe: Probe) -> str:
     message = f"kfboot-verify-{secrets.token_hex(4)}"
     session = steps.gateway(probe)
     path = f"/{ECHO}/echo?msg={message}"
-    last = ""
+    last, pause = "", 0.25
     while True:  # a new VirtualService takes a few seconds to reach the gateway
         try:
             resp = session.get(path, headers={"Authorization": f"Bearer {token}"}, follow=False)
@@ -127,7 +127,8 @@ def gateway_route(probe: Probe) -> str:
                 probe, f"the ingress gateway did not route {path.split('?')[0]} to the echo service: last {last}",
                 ObjectRef("networking.istio.io/v1", "VirtualService", ECHO, ns), pods=f"app={ECHO}",
                 next_step="kubectl -n istio-system logs deploy/istio-ingressgateway; " + steps.DOCTOR)
-        probe.cancel.wait(2)
+        probe.cancel.wait(pause)
+        pause = min(pause * 2, 3.0)
         steps.checkpoint(probe)
 
 

@@ -172,7 +172,7 @@ def kserve(probe: Probe) -> str:
     token = steps.service_account_token(probe, ns, account)
     session = steps.gateway(probe)
     path = f"/kserve/{ns}/{ISVC}/v1/models/{ISVC}:predict"
-    last = ""
+    last, pause = "", 0.25
     while True:  # routes and policies take a few seconds to reach the gateways
         try:
             resp = session.post_json(path, IRIS, headers={"Authorization": f"Bearer {token}"})
@@ -188,7 +188,8 @@ def kserve(probe: Probe) -> str:
         if probe.remaining() <= 3:
             raise steps.failure(probe, f"prediction through the gateway failed: last {last}", ObjectRef.of(obj),
                                 pods=pods)
-        probe.cancel.wait(3)
+        probe.cancel.wait(pause)
+        pause = min(pause * 2, 3.0)
         steps.checkpoint(probe)
 
 

@@ -110,10 +110,12 @@ class Verifier:
         self.cancel = threading.Event()
         self.shared = Shared()
         self.cleanup = Cleanup()
+        self.absent: set[str] = set()  # component nodes with nothing installed (vs. installed and broken)
 
     def installed(self, component: str) -> tuple[bool, str]:
         record = self.records.get(component)
-        if record is None:
+        if record is None or record.status == "uninstalled":
+            self.absent.add(COMPONENT_PREFIX + component)
             return False, f"{component} is not installed (kfboot has no record of it)"
         if record.status != "ready":
             why = f": {record.error}" if record.error else ""
@@ -137,15 +139,20 @@ class Verifier:
 
         def cancelled(node: str, blocker: str) -> None:
             if node.startswith(COMPONENT_PREFIX):
-                why_not[node] = why_not.get(blocker) or f"{blocker[len(COMPONENT_PREFIX):]} did not pass"
+                self.installed(node[len(COMPONENT_PREFIX):])  # not installed itself: that is the reason
+                if node in self.absent:
+                    why_not[node] = self.installed(node[len(COMPONENT_PREFIX):])[1]
+                else:
+                    why_not[node] = why_not.get(blocker) or f"{blocker[len(COMPONENT_PREFIX):]} did not pass"
                 return
             out = outcomes[node]
             if blocker == "interrupted":
                 out.state, out.reason = ck.CANCELLED, "not started: interrupted"
             elif blocker.startswith(COMPONENT_PREFIX):
                 reason = why_not.get(blocker, "")
-                # checks of a component that is not here are skipped, unless the user asked for it
-                out.state = ck.CANCELLED if out.component in named_components else ck.SKIPPED
+                # checks of a component that is not installed are skipped unless asked for; of a broken one, not
+                absent = blocker in self.absent and out.component not in named_components
+                out.state = ck.SKIPPED if absent else ck.CANCELLED
                 out.reason = ("not started: " if out.state == ck.CANCELLED else "") + reason
                 if out.state == ck.CANCELLED:
                     out.next_step = "kfboot status; kfboot install"
@@ -215,7 +222,7 @@ class Verifier:
         count = 0
         for ref in self.cleanup.drain():
             try:
-                if self.kube.delete(ref, propagation="Foreground" if ref.kind != "Namespace" else "Background"):
+                if self.kube.delete(ref):
                     count += 1
             except ClusterError:
                 continue

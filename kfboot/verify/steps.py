@@ -24,6 +24,11 @@ DOCTOR = "run `kfboot doctor` for the component's health"
 def namespace(probe: Probe, name: str, labels: dict[str, str] | None = None) -> str:
     """A test namespace (created once per run, deleted at the end unless --keep)."""
     def build() -> str:
+        old = probe.kube.get("v1", "Namespace", name)
+        if old is not None and (old.get("metadata") or {}).get("deletionTimestamp"):  # an earlier run's, going
+            probe.waiter().until(f"namespace {name} of an earlier run to be deleted",
+                                 lambda: rd.Readiness(probe.kube.get("v1", "Namespace", name) is None,
+                                                      "still terminating"), probe.deadline)
         probe.create({"apiVersion": "v1", "kind": "Namespace",
                       "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "kfboot-verify",
                                                             **(labels or {})}}})
@@ -59,9 +64,9 @@ def failure(probe: Probe, observed: str, ref: ObjectRef | None = None, obj: dict
         found += evidence.object_evidence(probe.kube, ref, obj)
     if pods and ref is not None and ref.namespace:
         found += evidence.pods_evidence(probe.kube, ref.namespace, pods)
-    if not next_step:
-        first_pod = next((line.split()[1] for line in found if line.startswith("pod ")), "")
-        next_step = (f"read the pod: kubectl logs -n {first_pod.replace('/', ' ', 1)}; " if first_pod else "") + DOCTOR
+    first_pod = next((line.split()[1].rstrip(":") for line in found if line.startswith("pod ")), "")
+    read_pod = f"read the pod: kubectl logs -n {first_pod.replace('/', ' ', 1)}; " if first_pod else ""
+    next_step = read_pod + (next_step or DOCTOR)
     return CheckFailed(observed, next_step=next_step, evidence=found)
 
 
