@@ -36,6 +36,28 @@ def profile_namespace(probe: Probe) -> str:
     return str(ns)
 
 
+def profile_object(name: str, owner: str) -> dict[str, Any]:
+    return {"apiVersion": "kubeflow.org/v1", "kind": "Profile", "metadata": {"name": name},
+            "spec": {"owner": {"kind": "User", "name": owner}}}
+
+
+def notebook_object(ns: str, image: str) -> dict[str, Any]:
+    return {"apiVersion": "kubeflow.org/v1", "kind": "Notebook", "metadata": {"name": NOTEBOOK, "namespace": ns},
+            "spec": {"template": {"spec": {"containers": [{
+                "name": NOTEBOOK, "image": image, "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}}]}}}}
+
+
+def trainjob_object(ns: str) -> dict[str, Any]:
+    """One node on the `torch-distributed` ClusterTrainingRuntime (its image is in the bundle already)."""
+    return {"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob",
+            "metadata": {"name": TRAINJOB, "namespace": ns},
+            "spec": {"runtimeRef": {"name": "torch-distributed"},
+                     "trainer": {"numNodes": 1,
+                                 "command": ["python3", "-c", "import torch; print('kfboot verify: torch', "
+                                                              "torch.__version__)"],
+                                 "resourcesPerNode": {"requests": {"cpu": "500m", "memory": "1Gi"}}}}}
+
+
 def profile(probe: Probe) -> str:
     _needs_app(probe, "profiles")
     from kfboot.verify.checks_platform import _credentials
@@ -47,8 +69,7 @@ def profile(probe: Probe) -> str:
 
         owner = FALLBACK_OWNER
     name = probe.settings.profile
-    obj = {"apiVersion": "kubeflow.org/v1", "kind": "Profile", "metadata": {"name": name},
-           "spec": {"owner": {"kind": "User", "name": owner}}}
+    obj = profile_object(name, owner)
     probe.create(obj)
     next_step = "kubectl -n kubeflow logs deploy/profiles-deployment -c manager; " + steps.DOCTOR
     try:
@@ -76,10 +97,7 @@ def notebook_ready(obj: dict[str, Any]) -> rd.Readiness:
 def notebook(probe: Probe) -> str:
     _needs_app(probe, "notebooks")
     ns = profile_namespace(probe)
-    obj = {"apiVersion": "kubeflow.org/v1", "kind": "Notebook", "metadata": {"name": NOTEBOOK, "namespace": ns},
-           "spec": {"template": {"spec": {"containers": [{
-               "name": NOTEBOOK, "image": probe.settings.image("notebook"),
-               "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}}]}}}}
+    obj = notebook_object(ns, probe.settings.image("notebook"))
     probe.create(obj)
     steps.wait_for(probe, ObjectRef.of(obj), notebook_ready, pods=f"notebook-name={NOTEBOOK}")
     return f"Notebook {ns}/{NOTEBOOK} is ready"
@@ -181,13 +199,7 @@ def foreign_token(probe: Probe) -> str:
 def trainjob(probe: Probe) -> str:
     _needs_app(probe, "trainer")
     ns = steps.namespace(probe, probe.settings.namespace)  # no sidecar injection: the job must end
-    obj = {"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob",
-           "metadata": {"name": TRAINJOB, "namespace": ns},
-           "spec": {"runtimeRef": {"name": "torch-distributed"},
-                    "trainer": {"numNodes": 1,
-                                "command": ["python3", "-c", "import torch; print('kfboot verify: torch', "
-                                                             "torch.__version__)"],
-                                "resourcesPerNode": {"requests": {"cpu": "500m", "memory": "1Gi"}}}}}
+    obj = trainjob_object(ns)
     probe.create(obj)
     steps.wait_for(probe, ObjectRef.of(obj), steps.condition("Complete"),
                    pods=f"jobset.sigs.k8s.io/jobset-name={TRAINJOB}",

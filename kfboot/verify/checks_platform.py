@@ -21,8 +21,7 @@ GPU_NODE_LABEL = "nvidia.com/gpu.present=true"
 
 
 # -- cert-manager --------------------------------------------------------------------------------
-def certificate(probe: Probe) -> str:
-    ns = steps.namespace(probe, probe.settings.namespace)
+def certificate_objects(ns: str) -> tuple[dict[str, Any], dict[str, Any]]:
     issuer = {"apiVersion": "cert-manager.io/v1", "kind": "Issuer",
               "metadata": {"name": "kfboot-verify-selfsigned", "namespace": ns}, "spec": {"selfSigned": {}}}
     cert = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
@@ -30,6 +29,12 @@ def certificate(probe: Probe) -> str:
             "spec": {"secretName": "kfboot-verify-cert-tls", "commonName": "kfboot-verify.example.com",
                      "dnsNames": ["kfboot-verify.example.com"],
                      "issuerRef": {"name": "kfboot-verify-selfsigned", "kind": "Issuer"}}}
+    return issuer, cert
+
+
+def certificate(probe: Probe) -> str:
+    ns = steps.namespace(probe, probe.settings.namespace)
+    issuer, cert = certificate_objects(ns)
     probe.create(issuer)
     steps.wait_for(probe, ObjectRef.of(issuer), steps.condition("Ready"),
                    next_step="kubectl -n cert-manager logs deploy/cert-manager; " + steps.DOCTOR)
@@ -47,7 +52,7 @@ def certificate(probe: Probe) -> str:
 
 
 # -- Istio ---------------------------------------------------------------------------------------
-def _echo_objects(ns: str, image: str) -> list[dict[str, Any]]:
+def echo_objects(ns: str, image: str) -> list[dict[str, Any]]:
     labels = {"app": ECHO}
     return [
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": ECHO, "namespace": ns, "labels": labels},
@@ -82,7 +87,7 @@ def _echo_ready(probe: Probe) -> str:
     ns = steps.namespace(probe, MESH_NAMESPACE, {"istio-injection": "enabled"})
 
     def build() -> str:
-        for obj in _echo_objects(ns, probe.settings.image("agnhost")):
+        for obj in echo_objects(ns, probe.settings.image("agnhost")):
             probe.create(obj)
         steps.wait_for(probe, ObjectRef("apps/v1", "Deployment", ECHO, ns), rd.deployment_available,
                        pods=f"app={ECHO}")

@@ -80,11 +80,15 @@ def rayjob_done(obj: dict[str, Any]) -> rd.Readiness:
     return rd.Readiness(False, f"jobStatus {job or '-'}, jobDeploymentStatus {deployment or '-'}")
 
 
+def rayjob_object(ns: str, image: str) -> dict[str, Any]:
+    return {"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": RAYJOB, "namespace": ns},
+            "spec": {"entrypoint": RAY_ENTRYPOINT, "shutdownAfterJobFinishes": True, "ttlSecondsAfterFinished": 60,
+                     "rayClusterSpec": ray_cluster_spec(image, False)}}
+
+
 def rayjob(probe: Probe) -> str:
     ns = steps.namespace(probe, probe.settings.namespace)
-    obj = {"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": RAYJOB, "namespace": ns},
-           "spec": {"entrypoint": RAY_ENTRYPOINT, "shutdownAfterJobFinishes": True, "ttlSecondsAfterFinished": 60,
-                    "rayClusterSpec": ray_cluster_spec(probe.settings.image("ray"), False)}}
+    obj = rayjob_object(ns, probe.settings.image("ray"))
     probe.create(obj)
     steps.wait_for(probe, ObjectRef.of(obj), rayjob_done, pods=f"batch.kubernetes.io/job-name={RAYJOB}",
                    next_step=f"kubectl -n {ns} logs job/{RAYJOB}; kubectl -n kuberay logs deploy/kuberay-operator")
