@@ -374,3 +374,20 @@ def test_port_forward_failure_is_reported(stack: Stack, monkeypatch: pytest.Monk
     assert out["result"] == "failed"
     assert "unable to forward port because pod is not running" in out["reason"]
     assert "kubectl -n istio-system get svc/istio-ingressgateway" in out["nextStep"]
+
+
+def test_text_output_names_the_failure_its_evidence_and_next_step(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")  # plain lines, as in a CI log
+    stack.sim.fail("RayJob", {"jobStatus": "FAILED", "jobDeploymentStatus": "Failed", "message": "exit code 1"})
+    stack.sim.pod("kfboot-verify", "kfboot-verify-rayjob-submitter", {"batch.kubernetes.io/job-name": "kfboot-verify-rayjob"},
+                  "Traceback (most recent call last):\nModuleNotFoundError: No module named 'ray'\n")
+    result = CliRunner().invoke(app, ["--kubeconfig", str(stack.kubeconfig), "--context", "kind-fake", "verify",
+                                      "kuberay/rayjob", "cert-manager"])
+    assert result.exit_code == 1
+    out = result.output
+    assert "cert-manager  cert-manager/certificate" in out and "passed" in out
+    assert "failed kuberay/rayjob: RayJob kfboot-verify/kfboot-verify-rayjob: jobStatus FAILED" in out
+    assert "pod kfboot-verify/kfboot-verify-rayjob-submitter: Failed, container main exited 1 (Error)" in out
+    assert "ModuleNotFoundError: No module named 'ray'" in out
+    assert "next: read the pod: kubectl logs -n kfboot-verify kfboot-verify-rayjob-submitter" in out
+    assert "verify failed (exit 1): 1 passed, 1 failed" in out

@@ -4,6 +4,7 @@ the GPU Operator validated every GPU node."""
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 from kfboot.k8s import readiness as rd
@@ -18,6 +19,7 @@ ECHO = "kfboot-verify-echo"
 GATEWAY_PRINCIPAL = "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
 VALIDATOR_LABEL = "app=nvidia-operator-validator"
 GPU_NODE_LABEL = "nvidia.com/gpu.present=true"
+SIDECAR_GRACE = 3.0
 
 
 # -- cert-manager --------------------------------------------------------------------------------
@@ -98,8 +100,15 @@ def _echo_ready(probe: Probe) -> str:
 
 def sidecar(probe: Probe) -> str:
     ns = _echo_ready(probe)
-    pods = probe.kube.list("v1", "Pod", ns, label_selector=f"app={ECHO}")
-    running = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+    until = min(probe.deadline, time.monotonic() + SIDECAR_GRACE)
+    while True:  # a pod being replaced may still be the old one for a moment
+        pods = probe.kube.list("v1", "Pod", ns, label_selector=f"app={ECHO}")
+        running = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+        if any(has_sidecar(p) for p in running) or time.monotonic() >= until:
+            break
+        probe.cancel.wait(0.2)
+        steps.checkpoint(probe)
+    running.sort(key=lambda p: not has_sidecar(p))
     if not running:
         raise steps.failure(probe, f"no pod of Deployment {ns}/{ECHO}", ObjectRef("apps/v1", "Deployment", ECHO, ns))
     pod = running[0]

@@ -30,7 +30,7 @@ from kfboot.verify.checks_kubeflow import CHECKS as KUBEFLOW_CHECKS
 from kfboot.verify.checks_platform import CHECKS as PLATFORM_CHECKS
 from kfboot.verify.checks_serving import CHECKS as SERVING_CHECKS
 from kfboot.verify.settings import VerifySettings
-from kfboot.verify.walk import walk
+from kfboot.verify.walk import INTERRUPTED, walk
 
 ALL_CHECKS: list[Check] = [*PLATFORM_CHECKS, *KUBEFLOW_CHECKS, *SERVING_CHECKS]
 COMPONENT_PREFIX = "component:"
@@ -146,7 +146,7 @@ class Verifier:
                     why_not[node] = why_not.get(blocker) or f"{blocker[len(COMPONENT_PREFIX):]} did not pass"
                 return
             out = outcomes[node]
-            if blocker == "interrupted":
+            if blocker == INTERRUPTED:
                 out.state, out.reason = ck.CANCELLED, "not started: interrupted"
             elif blocker.startswith(COMPONENT_PREFIX):
                 reason = why_not.get(blocker, "")
