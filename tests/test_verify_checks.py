@@ -294,7 +294,7 @@ def test_raw_deployment_routes_to_the_predictor_service(stack: Stack) -> None:
     assert code == 0, output
     isvc = stack.fk.get("serving.kserve.io/v1beta1", "InferenceService", "kfboot-verify-iris", "kfboot-verify-serving")
     assert isvc is not None  # no profile selected: its own injected namespace
-    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"  # KServe 0.16's name
     vs = stack.fk.get("networking.istio.io/v1", "VirtualService", "kfboot-verify-iris-path", "kfboot-verify-serving")
     assert vs["spec"]["http"][0]["route"][0]["destination"]["host"] == \
         "kfboot-verify-iris-predictor.kfboot-verify-serving.svc.cluster.local"
@@ -391,3 +391,26 @@ def test_text_output_names_the_failure_its_evidence_and_next_step(stack: Stack, 
     assert "ModuleNotFoundError: No module named 'ray'" in out
     assert "next: read the pod: kubectl logs -n kfboot-verify kfboot-verify-rayjob-submitter" in out
     assert "verify failed (exit 1): 1 passed, 1 failed" in out
+
+
+def test_gateway_that_trusts_no_service_account_tokens(stack: Stack) -> None:
+    stack.platform.trusts_sa_tokens = False  # oauth2-proxy's m2m-dex-only overlay: Dex tokens only
+    code, events, _ = stack.verify("istio/gateway", "kubeflow/profile", "kubeflow/pipelines")
+    by = results(events)
+    assert code == 1
+    assert by["istio/gateway"]["result"] == "passed" and "signed in as user@example.com" in by["istio/gateway"]["reason"]
+    assert "HTTP 401: Jwt issuer is not configured" in by["kubeflow/pipelines"]["reason"]
+    assert "m2m-dex-and-kind" in by["kubeflow/pipelines"]["nextStep"]
+
+
+def test_login_skipped_when_kfboot_knows_only_a_hash(stack: Stack) -> None:
+    secret = stack.fk.get("v1", "Secret", "kfboot-dex-initial-user", "auth")
+    secret["metadata"]["annotations"]["kfboot.io/password-source"] = "hash"
+    del secret["data"]["password"]
+    stack.fk.put(secret)
+    code, events, _ = stack.verify("dex", "istio/gateway")
+    by = results(events)
+    assert code == 0
+    assert by["dex/login"]["result"] == "skipped" and "only a hash" in by["dex/login"]["reason"]
+    assert by["dex/wrong-password"]["result"] == "passed"
+    assert "token of ServiceAccount kfboot-verify-mesh/default" in by["istio/gateway"]["reason"]

@@ -39,6 +39,7 @@ class Platform:
         self.predictions: Any = [1, 1]
         self.predict_unavailable = 1  # 503s before the route works, as while routes propagate
         self.echo_routed = True
+        self.trusts_sa_tokens = True  # the m2m-dex-and-kind overlay (kind); m2m-dex-only elsewhere
         self.requests: list[tuple[str, str]] = []
         self.sessions: set[str] = set()
         self.runs: dict[str, list[str]] = {}
@@ -131,6 +132,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = dict(urllib.parse.parse_qsl(url.query))
         p.requests.append((method, self.path))
         token_ns = _token_namespace(self.headers.get("Authorization", ""))
+        if token_ns is not None and not p.trusts_sa_tokens:  # Istio: no RequestAuthentication for this issuer
+            return self._send(401, "Jwt issuer is not configured", "text/plain")
         session = self._cookies().get(SESSION_COOKIE) in p.sessions
         path = url.path
         if path.startswith("/oauth2/") or path.startswith("/dex/"):

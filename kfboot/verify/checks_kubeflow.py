@@ -167,8 +167,10 @@ def pipelines(probe: Probe) -> str:
             run = client.get_run(run_id)
             state = str(run.get("state") or state)
     except (KfpError, HttpError) as exc:
+        refused = isinstance(exc, KfpError) and exc.status in (401, 403)
         raise CheckFailed(f"Kubeflow Pipelines API: {exc}",
-                          next_step="kubectl -n kubeflow logs deploy/ml-pipeline; " + steps.DOCTOR) from None
+                          next_step=steps.M2M_HINT if refused else
+                          "kubectl -n kubeflow logs deploy/ml-pipeline; " + steps.DOCTOR) from None
     if state != "SUCCEEDED":
         err = run_error(run)
         raise steps.failure(probe, f"KFP run {run_id} ended {state}" + (f": {err}" if err else ""),

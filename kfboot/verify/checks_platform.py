@@ -11,7 +11,7 @@ from kfboot.k8s import readiness as rd
 from kfboot.k8s.refs import ObjectRef
 from kfboot.verify import evidence, steps
 from kfboot.verify.check import Check, CheckFailed, CheckSkipped, Probe
-from kfboot.verify.http import HttpError
+from kfboot.verify.http import HttpError, HttpSession
 from kfboot.verify.login import LoginFailed, is_login_redirect, login, refused, unauthenticated_entry
 
 MESH_NAMESPACE = "kfboot-verify-mesh"
@@ -121,26 +121,42 @@ def sidecar(probe: Probe) -> str:
     return f"pod {pod['metadata']['name']} runs the istio-proxy sidecar"
 
 
+def _signed_in(probe: Probe, ns: str) -> tuple[HttpSession, dict[str, str], str]:
+    """Every request through the Kubeflow gateway needs an identity: the initial user's Dex session
+    (works on every cluster) when kfboot knows the password, else a ServiceAccount token (m2m)."""
+    session = steps.gateway(probe)
+    try:
+        email, password = _credentials(probe, need_password=True)
+        login(session, email, password)
+        return session, {}, f"signed in as {email}"
+    except (CheckFailed, CheckSkipped, LoginFailed, HttpError):
+        session = steps.gateway(probe)
+        token = steps.service_account_token(probe, ns, "default")
+        return session, {"Authorization": f"Bearer {token}"}, f"token of ServiceAccount {ns}/default"
+
+
 def gateway_route(probe: Probe) -> str:
     ns = _echo_ready(probe)
-    token = steps.service_account_token(probe, ns, "default")
+    session, headers, who = _signed_in(probe, ns)
     message = f"kfboot-verify-{secrets.token_hex(4)}"
-    session = steps.gateway(probe)
     path = f"/{ECHO}/echo?msg={message}"
     last, pause = "", 0.25
     while True:  # a new VirtualService takes a few seconds to reach the gateway
         try:
-            resp = session.get(path, headers={"Authorization": f"Bearer {token}"}, follow=False)
+            resp = session.get(path, headers=headers, follow=False)
         except HttpError as exc:
             raise CheckFailed(exc.message, next_step=exc.hint or steps.DOCTOR) from None
         if resp.status == 200 and resp.text.strip() == message:
-            return f"GET {path.split('?')[0]} through the ingress gateway answered 200 with the echo"
+            return f"GET {path.split('?')[0]} through the ingress gateway answered 200 with the echo ({who})"
         last = f"HTTP {resp.status}" + (f" {resp.text.strip()[:120]!r}" if resp.text.strip() else "")
         if probe.remaining() <= 2:
+            refused = resp.status in (401, 403) and headers
             raise steps.failure(
-                probe, f"the ingress gateway did not route {path.split('?')[0]} to the echo service: last {last}",
+                probe, f"the ingress gateway did not route {path.split('?')[0]} to the echo service: last {last} "
+                       f"({who})",
                 ObjectRef("networking.istio.io/v1", "VirtualService", ECHO, ns), pods=f"app={ECHO}",
-                next_step="kubectl -n istio-system logs deploy/istio-ingressgateway; " + steps.DOCTOR)
+                next_step=steps.M2M_HINT if refused else
+                "kubectl -n istio-system logs deploy/istio-ingressgateway; " + steps.DOCTOR)
         probe.cancel.wait(pause)
         pause = min(pause * 2, 3.0)
         steps.checkpoint(probe)

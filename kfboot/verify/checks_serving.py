@@ -118,10 +118,15 @@ def profile_user_raycluster(probe: Probe) -> str:
 
 
 # -- KServe --------------------------------------------------------------------------------------
+# kfboot's `deploymentMode` → KServe v0.16's annotation values (its inferenceservice-config documents
+# "Standard and Knative"; "Serverless" is what the shipped config itself still uses as the default)
+ANNOTATION_MODE = {"Serverless": "Serverless", "RawDeployment": "Standard"}
+
+
 def inference_service(name: str, namespace: str, model_uri: str, mode: str) -> dict[str, Any]:
     return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
             "metadata": {"name": name, "namespace": namespace,
-                         "annotations": {"serving.kserve.io/deploymentMode": mode,
+                         "annotations": {"serving.kserve.io/deploymentMode": ANNOTATION_MODE.get(mode, mode),
                                          "sidecar.istio.io/inject": "true"}},
             "spec": {"predictor": {"minReplicas": 1, "sklearn": {
                 "storageUri": model_uri,
@@ -191,7 +196,7 @@ def kserve(probe: Probe) -> str:
         last = f"HTTP {resp.status} {resp.text.strip()[:160]!r}"
         if probe.remaining() <= 3:
             raise steps.failure(probe, f"prediction through the gateway failed: last {last}", ObjectRef.of(obj),
-                                pods=pods)
+                                pods=pods, next_step=steps.M2M_HINT if resp.status in (401, 403) else "")
         probe.cancel.wait(pause)
         pause = min(pause * 2, 3.0)
         steps.checkpoint(probe)

@@ -19,6 +19,9 @@ GATEWAY_NAMESPACE = "istio-system"
 GATEWAY_SERVICE = "istio-ingressgateway"
 TOKEN_SECONDS = 600
 DOCTOR = "run `kfboot doctor` for the component's health"
+M2M_HINT = ("the gateway takes a ServiceAccount token only if it trusts the cluster's service-account issuer: "
+            "kfboot installs oauth2-proxy's m2m-dex-and-kind overlay on kind; on other clusters add a "
+            "RequestAuthentication for your issuer (kubectl get --raw /.well-known/openid-configuration)")
 
 
 def namespace(probe: Probe, name: str, labels: dict[str, str] | None = None) -> str:
