@@ -414,3 +414,16 @@ def test_login_skipped_when_kfboot_knows_only_a_hash(stack: Stack) -> None:
     assert by["dex/login"]["result"] == "skipped" and "only a hash" in by["dex/login"]["reason"]
     assert by["dex/wrong-password"]["result"] == "passed"
     assert "token of ServiceAccount kfboot-verify-mesh/default" in by["istio/gateway"]["reason"]
+
+
+def test_without_the_profiles_app_profile_checks_are_skipped(stack: Stack) -> None:
+    config = stack.tmp / "kfboot.yaml"
+    config.write_text("apiVersion: kfboot.io/v1alpha1\nkind: Platform\n"
+                      "components:\n  kubeflow: {apps: [notebooks, pipelines]}\n")
+    code, events, output = stack.verify("kubeflow/profile", "kubeflow/notebook", "kserve", "-f", str(config))
+    by = results(events)
+    assert code == 0, output
+    assert by["kubeflow/profile"]["result"] == "skipped"
+    assert by["kubeflow/notebook"]["reason"] == \
+        "no test profile: the Kubeflow app 'profiles' is not in the platform's apps"
+    assert "kfboot-verify-serving/kfboot-verify-iris" in by["kserve/sklearn"]["reason"]

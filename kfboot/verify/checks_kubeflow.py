@@ -31,6 +31,8 @@ def _needs_app(probe: Probe, app: str) -> None:
 
 def profile_namespace(probe: Probe) -> str:
     ns = probe.shared.peek("profile")
+    if not ns and probe.shared.peek("profile-skipped"):
+        raise CheckSkipped(f"no test profile: {probe.shared.peek('profile-skipped')}")
     if not ns:
         raise CheckFailed("the test profile was not created", next_step="see the kubeflow/profile check")
     return str(ns)
@@ -58,8 +60,18 @@ def trainjob_object(ns: str) -> dict[str, Any]:
                                  "resourcesPerNode": {"requests": {"cpu": "500m", "memory": "1Gi"}}}}}
 
 
+def _not_terminating(obj: dict[str, Any]) -> rd.Readiness:
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        return rd.Readiness(False, "terminating (left by an earlier run)")
+    return rd.READY
+
+
 def profile(probe: Probe) -> str:
-    _needs_app(probe, "profiles")
+    try:
+        _needs_app(probe, "profiles")
+    except CheckSkipped as exc:
+        probe.shared.put("profile-skipped", exc.message)
+        raise
     from kfboot.verify.checks_platform import _credentials
 
     try:
@@ -73,7 +85,7 @@ def profile(probe: Probe) -> str:
     probe.create(obj)
     next_step = "kubectl -n kubeflow logs deploy/profiles-deployment -c manager; " + steps.DOCTOR
     try:
-        steps.wait_for(probe, ObjectRef("v1", "Namespace", name), rd.readiness_of, next_step=next_step)
+        steps.wait_for(probe, ObjectRef("v1", "Namespace", name), _not_terminating, next_step=next_step)
         steps.wait_service_account(probe, name, EDITOR)
     except CheckFailed as exc:  # what the Profile itself says is the telling part
         exc.evidence[:0] = evidence.object_evidence(probe.kube, ObjectRef.of(obj))
