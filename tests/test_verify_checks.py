@@ -22,7 +22,7 @@ from kfboot.cli.app import app
 from kfboot.engine.state import ConfigMapStateStore, PhaseRecord
 from kfboot.k8s.client import Kube
 from tests.fakekube import FakeKube
-from tests.fakekube.sim_verify import VerifySim
+from tests.fakekube.sim_verify import VerifySim, crd
 from tests.verify_services import Platform
 
 COMPONENTS = ("cert-manager", "istio", "dex", "kubeflow-namespace", "kubeflow", "kuberay", "kserve", "gpu-operator")
@@ -87,8 +87,12 @@ def stack(fake_kube: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     s = Stack(fake_kube, sim, platform, kubeconfig, tmp_path)
     for name in COMPONENTS:
         s.record(name)
-    for ns in ("auth", "istio-system"):
+    for ns in ("auth", "istio-system", "kubeflow"):
         fake_kube.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    for svc in ("ml-pipeline", "centraldashboard"):  # how verify knows Pipelines and the dashboard are there
+        fake_kube.put({"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc, "namespace": "kubeflow"},
+                       "spec": {"ports": [{"port": 80}]}})
+    fake_kube.put(crd("serving.knative.dev", "v1", "Service", "services", True))  # KServe Serverless
     data = {"email": "user@example.com", "passwordHash": "$2b$12$" + "x" * 53, "password": platform.password}
     fake_kube.put({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                    "metadata": {"name": "kfboot-dex-initial-user", "namespace": "auth",
@@ -121,7 +125,7 @@ def test_every_check_passes_and_cleans_up(stack: Stack) -> None:
     assert {n for n, c in by.items() if c["result"] != "passed"} == {"gpu-operator/validator"}
     assert by["gpu-operator/validator"]["result"] == "skipped"
     assert "no node is labelled nvidia.com/gpu.present=true" in by["gpu-operator/validator"]["reason"]
-    assert "predicted [1, 1] through the gateway" in by["kserve/sklearn"]["reason"]
+    assert "(Serverless) predicted [1, 1] through the gateway" in by["kserve/sklearn"]["reason"]  # Knative is there
     assert "SUCCEEDED" in by["kubeflow/pipelines"]["reason"]
     assert "refused (HTTP 403)" in by["kubeflow/pipelines-foreign-token"]["reason"]
     assert "the central dashboard knows the user" in by["dex/login"]["reason"]
@@ -287,10 +291,8 @@ def test_wrong_predictions(stack: Stack) -> None:
 
 
 def test_raw_deployment_routes_to_the_predictor_service(stack: Stack) -> None:
-    config = stack.tmp / "kfboot.yaml"
-    config.write_text("apiVersion: kfboot.io/v1alpha1\nkind: Platform\n"
-                      "components:\n  kserve: {deploymentMode: RawDeployment}\n")
-    code, _, output = stack.verify("kserve", "-f", str(config), "--keep")
+    stack.fk.remove("apiextensions.k8s.io/v1", "CustomResourceDefinition", "services.serving.knative.dev")
+    code, _, output = stack.verify("kserve", "--keep")  # no Knative: KServe cannot be Serverless here
     assert code == 0, output
     isvc = stack.fk.get("serving.kserve.io/v1beta1", "InferenceService", "kfboot-verify-iris", "kfboot-verify-serving")
     assert isvc is not None  # no profile selected: its own injected namespace

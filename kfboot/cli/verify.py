@@ -127,7 +127,7 @@ def verify(
     components: list[str] = typer.Argument(None, metavar="[COMPONENT|CHECK]...",
                                            help="Components (e.g. kserve) or checks (e.g. dex/login); default: all."),
     file: Path = typer.Option(None, "--file", "-f", dir_okay=False,
-                              help="Platform config (kfboot.yaml): KServe's mode, Kubeflow's apps."),
+                              help="Platform config (kfboot.yaml) for KServe's mode and Kubeflow's apps; default: ask the cluster."),
     keep: bool = typer.Option(False, "--keep", help="Leave the test objects in the cluster (to inspect them)."),
     no_gpu: bool = typer.Option(False, "--no-gpu", help="Skip GPU checks and GPU Ray workers."),
     junit: Path = typer.Option(None, "--junit", dir_okay=False, help="Also write a JUnit XML report here."),
@@ -156,20 +156,23 @@ def verify(
     from kfboot.engine.state import ConfigMapStateStore
     from kfboot.junit import write
     from kfboot.k8s.client import Kube
-    from kfboot.verify import portforward
+    from kfboot.verify import detect, portforward
     from kfboot.verify.run import Verifier, select
     from kfboot.verify.settings import VerifySettings, check_model_uri, default_images, parse_image_overrides
 
     opts = get_options(ctx)
     checks = select(components or [])
-    platform = load_platform(file)
-    settings = VerifySettings(
-        images=parse_image_overrides(image or [], default_images()),
-        model_uri=check_model_uri(model_uri) if model_uri else load_catalog().verify.sklearn_model,
-        keep=keep, no_gpu=no_gpu, kserve_mode=platform.components.kserve.deployment_mode,
-        kubeflow_apps=tuple(platform.components.kubeflow.apps))
+    images = parse_image_overrides(image or [], default_images())
+    model = check_model_uri(model_uri) if model_uri else load_catalog().verify.sklearn_model
+    platform = load_platform(file) if file is not None else None
     kube = Kube.connect(opts.kubeconfig, opts.context)
     kube.preflight()
+    if platform is not None:  # the user's choices; without -f, what the cluster shows
+        mode, apps = platform.components.kserve.deployment_mode, tuple(platform.components.kubeflow.apps)
+    else:
+        mode, apps = detect.kserve_mode(kube), detect.kubeflow_apps(kube)
+    settings = VerifySettings(images=images, model_uri=model, keep=keep, no_gpu=no_gpu, kserve_mode=mode,
+                              kubeflow_apps=apps)
     needs = {name: tuple(entry.needs) for name, entry in load_catalog().components.items()}
     services = {"port_forward": lambda ns, target, port: portforward.forward(
         ns, target, port, kubeconfig=opts.kubeconfig, context=opts.context)}
