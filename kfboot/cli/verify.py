@@ -39,13 +39,14 @@ class CheckTable:
             from rich.console import Console
             from rich.live import Live
 
-            self.live = Live(self._table(), console=Console(stderr=True), refresh_per_second=4)
+            # rebuilt on every refresh, so running checks' durations tick between events
+            self.live = Live(console=Console(stderr=True), refresh_per_second=4, get_renderable=self._table)
             self.live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.live is not None:
-            self.live.update(self._table())
+            self.live.refresh()
             self.live.__exit__(None, None, None)
             self.live = None
 
@@ -64,8 +65,6 @@ class CheckTable:
                 extra = f" ({out.duration:.1f}s)" if out.state in FINAL and out.duration else ""
                 sys.stderr.write(f"{out.component:<13} {out.check:<34} {out.state:<10} {out.reason}{extra}\n")
                 sys.stderr.flush()
-            elif self.live is not None:
-                self.live.update(self._table())
 
     def _table(self) -> Any:
         from rich.table import Table
