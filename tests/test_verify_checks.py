@@ -429,3 +429,10 @@ def test_without_the_profiles_app_profile_checks_are_skipped(stack: Stack) -> No
     assert by["kubeflow/notebook"]["reason"] == \
         "no test profile: the Kubeflow app 'profiles' is not in the platform's apps"
     assert "kfboot-verify-serving/kfboot-verify-iris" in by["kserve/sklearn"]["reason"]
+
+
+def test_nothing_installed_is_not_a_pass(stack: Stack) -> None:
+    stack.fk.remove("v1", "ConfigMap", "kfboot-state", "kfboot-system")
+    code, events, _ = stack.verify()
+    assert code == 1 and {c["result"] for c in events[-1]["checks"]} == {"skipped"}
+    assert events[-1]["message"].startswith("nothing was verified")

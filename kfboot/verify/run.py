@@ -181,6 +181,8 @@ class Verifier:
             code = EXIT_FAILED
         elif ck.TIMED_OUT in states:
             code = EXIT_TIMEOUT
+        if ordered and states == {ck.SKIPPED}:  # proving nothing is not a pass
+            code, message = EXIT_FAILED, "nothing was verified: every selected check was skipped (see `kfboot status`)"
         if self.settings.keep:
             message = "kept the test objects (--keep)"
         return VerifyReport(ordered, time.monotonic() - started, code, cleaned, message,
