@@ -156,6 +156,8 @@ class Verifier:
                 out.reason = ("not started: " if out.state == ck.CANCELLED else "") + reason
                 if out.state == ck.CANCELLED:
                     out.next_step = "kfboot status; kfboot install"
+            elif outcomes[blocker].state == ck.SKIPPED:  # what it builds on does not apply here: neither does it
+                out.state, out.reason = ck.SKIPPED, f"needs {blocker}, skipped: {outcomes[blocker].reason}"
             else:
                 out.state = ck.CANCELLED
                 out.reason = f"not started: needs {blocker}, which {outcomes[blocker].state}"
