@@ -234,3 +234,19 @@ def test_image_overrides_and_model_uri() -> None:
     assert check_model_uri("pvc://models/iris") == "pvc://models/iris"
     with pytest.raises(UsageError, match="not a storage URI"):
         check_model_uri("/models/iris")
+
+
+def test_built_in_objects_pass_strict_field_validation() -> None:
+    """The echo workload and the Katib trial's Job, through the same Kubernetes schemas the fake API
+    server uses for fieldValidation=Strict (kubernetes-validate)."""
+    from tests.fakekube.errors import ApiError
+    from tests.fakekube.validation import validate_strict
+
+    trial = kf.katib_experiment("p", "busybox:1")["spec"]["trialTemplate"]["trialSpec"]
+    job = {**trial, "metadata": {"name": "trial", "namespace": "p"}}
+    builtins = [o for o in plat.echo_objects("ns", "agnhost:1") if o["kind"] in ("Deployment", "Service")]
+    for obj in [job, *builtins]:
+        validate_strict(obj, "v1.34.0", is_custom=False)
+    bad = {**job, "spec": {**job["spec"], "backoffLimitt": 1}}
+    with pytest.raises(ApiError, match=r'unknown field "spec\.backoffLimitt"'):
+        validate_strict(bad, "v1.34.0", is_custom=False)

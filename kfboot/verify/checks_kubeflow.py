@@ -133,8 +133,14 @@ def katib_experiment(namespace: str, image: str) -> dict[str, Any]:
                 "trialParameters": [{"name": "learningRate", "description": "learning rate", "reference": "lr"}],
                 "trialSpec": {"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {
                     "metadata": {"annotations": {"sidecar.istio.io/inject": "false"}},
-                    "spec": {"restartPolicy": "Never", "containers": [{
-                        "name": "training-container", "image": image, "command": ["sh", "-c", script]}]}}}},
+                    "spec": {"restartPolicy": "Never",
+                             # restricted-compliant like upstream's test, so a stricter namespace policy passes too
+                             "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000,
+                                                 "fsGroup": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+                             "containers": [{
+                                 "name": "training-container", "image": image, "command": ["sh", "-c", script],
+                                 "securityContext": {"allowPrivilegeEscalation": False,
+                                                     "capabilities": {"drop": ["ALL"]}}}]}}}},
             },
         },
     }
