@@ -385,12 +385,14 @@ def versions(ctx: typer.Context) -> None:
 def _register_subcommands() -> None:
     """Command groups defined in their own modules (each imports only typer at module level)."""
     from kfboot.cli.bundle_commands import bundle_app, render_phases
+    from kfboot.cli.doctor import doctor
     from kfboot.cli.gpu_commands import profiles_app, render_app
 
     render_app.command("phases")(render_phases)
     app.add_typer(profiles_app, name="profiles")
     app.add_typer(render_app, name="render")
     app.add_typer(bundle_app, name="bundle")
+    app.command()(doctor)
 
 
 _register_subcommands()
