@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from kfboot.doctor.facts import Facts
 from kfboot.doctor.findings import GROUPS, Finding, skip
+from kfboot.doctor.redact import redact_text
 from kfboot.doctor.rules import capacity, cluster, gpu, platform, signatures, workloads
 
 Rule = Callable[[Facts], list[Finding]]
@@ -23,7 +25,8 @@ OFFLINE_RULES = (cluster.tools, cluster.api_server)
 
 
 def evaluate(facts: Facts) -> list[Finding]:
-    """All findings, grouped in report order (stable within a group)."""
+    """All findings, grouped in report order (stable within a group). Messages quote logs, events and
+    errors, so they are redacted like the support archive: a report can be pasted into an issue."""
     if not facts.reachable:
         found = [f for rule in OFFLINE_RULES for f in rule(facts)]
         found.append(skip("cluster.checks", "cluster", "the API server is unreachable, so nothing in the cluster "
@@ -31,4 +34,5 @@ def evaluate(facts: Facts) -> list[Finding]:
         return found
     found = [f for rule in RULES for f in rule(facts)]
     order = {g: i for i, g in enumerate(GROUPS)}
+    found = [replace(f, message=redact_text(f.message)) for f in found]
     return sorted(found, key=lambda f: order.get(f.group, len(order)))
