@@ -53,17 +53,18 @@ def pod(namespace: str, name: str, *, node: str = "cpu-1", labels: dict[str, str
 
 
 def gpu_node(name: str, *, count: int = 8, product: str = H100, allocatable: int | None = None,
-             extra_labels: dict[str, str] | None = None) -> dict[str, Any]:
+             extra_labels: dict[str, str] | None = None, provider: str = "kind://docker/kfboot/") -> dict[str, Any]:
     alloc = count if allocatable is None else allocatable
     labels = {"kubernetes.io/hostname": name, "nvidia.com/gpu.present": "true", "nvidia.com/gpu.count": str(count),
               "nvidia.com/gpu.product": product, "nvidia.com/gpu.replicas": "1", **(extra_labels or {})}
-    return _node(name, labels, {"nvidia.com/gpu": str(count)}, {"nvidia.com/gpu": str(alloc)})
+    return _node(name, labels, {"nvidia.com/gpu": str(count)}, {"nvidia.com/gpu": str(alloc)}, provider)
 
 
-def _node(name: str, labels: dict[str, str], cap: dict[str, str], alloc: dict[str, str]) -> dict[str, Any]:
+def _node(name: str, labels: dict[str, str], cap: dict[str, str], alloc: dict[str, str],
+          provider: str = "kind://docker/kfboot/") -> dict[str, Any]:
     base = {"cpu": "16", "memory": "64Gi", "ephemeral-storage": "200Gi", "pods": "110"}
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels},
-            "spec": {"providerID": f"kind://docker/kfboot/{name}"},
+            "spec": {"providerID": f"{provider}{name}"},
             "status": {"capacity": {**base, **cap}, "allocatable": {**base, **alloc},
                        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}}
 
@@ -139,8 +140,9 @@ def default_records() -> list[PhaseRecord]:
             record("gpu-operator"), record("kuberay")]
 
 
-def healthy(fk: FakeKube, *, gpu_nodes: int = 1, cpu_nodes: int = 1, workload_pods_per_node: int = 0) -> None:
-    """Seed the settled cluster (stops the fake's controllers first)."""
+def healthy(fk: FakeKube, *, gpu_nodes: int = 1, cpu_nodes: int = 1, workload_pods_per_node: int = 0,
+            provider: str = "kind://docker/kfboot/") -> None:
+    """Seed the settled cluster (stops the fake's controllers first); provider: nodes' providerID prefix."""
     fk.controllers.stop()
     for ns in (*NAMESPACES, PROFILE):
         labels = {"istio-injection": "enabled"} if ns == PROFILE else {}
@@ -156,10 +158,10 @@ def healthy(fk: FakeKube, *, gpu_nodes: int = 1, cpu_nodes: int = 1, workload_po
             "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
             "provisioner": "rancher.io/local-path"})
     for i in range(cpu_nodes):
-        fk.put(_node(f"cpu-{i + 1}", {"kubernetes.io/hostname": f"cpu-{i + 1}"}, {}, {}))
+        fk.put(_node(f"cpu-{i + 1}", {"kubernetes.io/hostname": f"cpu-{i + 1}"}, {}, {}, provider))
     for i in range(gpu_nodes):
         name = f"gpu-{i + 1}"
-        fk.put(gpu_node(name))
+        fk.put(gpu_node(name, provider=provider))
         for app in OPERANDS:
             fk.put(pod("gpu-operator", f"{app}-{name}", node=name, labels={"app": app}))
         for j in range(workload_pods_per_node):

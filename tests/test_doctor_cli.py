@@ -284,6 +284,7 @@ def test_junit_report(world: dict[str, Any]) -> None:
     _pending_gpu_pod(world["fk"])
     junit = world["tmp"] / "doctor.xml"
     code, events, _ = run(world, "--junit", str(junit))
+    assert code == 1
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and int(suite.get("tests", "0")) == len(events) - 1
     failures = [c for c in suite.iter("testcase") if c.find("failure") is not None]
