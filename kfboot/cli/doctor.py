@@ -12,6 +12,7 @@ from kfboot.cli.context import GlobalOptions, get_options, print_json, stderr_co
 from kfboot.cli.errors import handles_errors
 
 ICONS = {"ok": "✔", "warn": "!", "fail": "✘", "skip": "–"}
+SUBJECT_WIDTH = 36
 
 
 def _kube(opts: GlobalOptions) -> Any:
@@ -38,11 +39,16 @@ def render_text(report: Any, verbose: int) -> str:
         lines.append("")
         lines.append(group)
         shown = found if verbose else [f for f in found if f.status in (Status.fail, Status.warn)]
-        width = min(max((len(f.subject) for f in shown), default=0), 44)
+        width = min(max((len(f.subject) for f in shown), default=0), SUBJECT_WIDTH)
+        pad = " " * (len("  ✘ FAIL  ") + width + 2)
         for f in shown:
-            lines.append(f"  {ICONS[f.status.value]} {f.status.value.upper():<4}  {f.subject:<{width}}  {f.message}")
+            head = f"  {ICONS[f.status.value]} {f.status.value.upper():<4}  "
+            if len(f.subject) > width:  # a long subject gets a line of its own; the columns stay aligned
+                lines += [head + f.subject, pad + f.message]
+            else:
+                lines.append(f"{head}{f.subject:<{width}}  {f.message}")
             if f.fix:
-                lines.append(f"  {'':<7}  {'':<{width}}  fix: {f.fix}")
+                lines.append(f"{pad}fix: {f.fix}")
         folded = [f for f in found if f not in shown]
         if folded:
             n_ok = sum(1 for f in folded if f.status is Status.ok)

@@ -62,7 +62,7 @@ def gpu_nodes(facts: Facts) -> list[Finding]:
         cap = int(quantity(((node.get("status") or {}).get("capacity") or {}).get(GPU)))
         alloc = int(quantity(_alloc(node).get(GPU)))
         mig = _mig_total(node)
-        describe = f"`kubectl describe node {node_name}`; device plugin: {DEVICE_PLUGIN_LOGS}"
+        describe = f"`kubectl describe node {node_name}`; device plugin: `{DEVICE_PLUGIN_LOGS}`"
         if product.endswith("-MIG-INVALID"):
             out.append(fail("gpu.allocatable", subject, f"GFD labels the product {product}: migStrategy single "
                             "needs every GPU of the node in one MIG profile", "use one profile on every GPU of the "
@@ -192,7 +192,7 @@ def pools(facts: Facts) -> list[Finding]:
             make = warn if mig_busy else fail
             out.append(make("gpu.pools", subject, f"pool {pool.name} promises what the node does not offer "
                             f"(have/want): {', '.join(gaps)}" + (" while MIG is still being applied" if mig_busy else ""),
-                            f"check the device plugin picked up config {pool.name}: {DEVICE_PLUGIN_LOGS}"
+                            f"check the device plugin picked up config {pool.name}: `{DEVICE_PLUGIN_LOGS}`"
                             + (f"; MIG: `{MIG_MANAGER_LOGS_HINT}`" if view.is_mig else ""), GROUP))
         else:
             out.append(ok("gpu.pools", subject, f"pool {pool.name} ({pool.mode}) applied: "
