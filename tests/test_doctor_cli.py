@@ -244,7 +244,9 @@ def _drift_and_lock(fk: FakeKube) -> None:
 def test_each_break_is_diagnosed(world: dict[str, Any], name: str, breaker: Callable[..., None],
                                  expected: list[tuple[str, str, str, str, str]]) -> None:
     breaker(world["fk"], world["tmp"], world["mp"])
+    world["fk"].reset_requests()
     code, events, result = run(world)
+    assert world["fk"].write_count() == 0
     found = failing(events)
     for fid, status, subject, in_message, in_fix in expected:
         match = [f for f in found if f["id"] == fid and f["subject"] == subject]
@@ -254,6 +256,29 @@ def test_each_break_is_diagnosed(world: dict[str, Any], name: str, breaker: Call
         assert in_fix in match[0]["fix"], match[0]["fix"]
     assert code == (1 if any(s == "fail" for _, s, *_ in expected) else 0), result.output
     assert events[-1]["event"] == "summary" and events[-1]["exitCode"] == code
+
+
+def test_requests_do_not_grow_with_the_cluster(world: dict[str, Any]) -> None:
+    fk = world["fk"]
+    fk.reset_requests()
+    run(world)
+    small = len(fk.requests)
+    for i in range(2, 12):
+        fk.put(w.gpu_node(f"gpu-{i}"))
+        for app_label in w.OPERANDS:
+            fk.put(w.pod("gpu-operator", f"{app_label}-gpu-{i}", node=f"gpu-{i}", labels={"app": app_label}))
+    fk.reset_requests()
+    code, events, _ = run(world)
+    assert code == 0 and len([e for e in events if e.get("id") == "gpu.operands"]) == 11
+    assert len(fk.requests) == small
+
+
+def test_a_forbidden_list_is_a_warning_not_a_crash(world: dict[str, Any]) -> None:
+    world["fk"].deny(("list",), "events")
+    code, events, _ = run(world)
+    [read] = [e for e in events if e.get("id") == "cluster.read"]
+    assert code == 0 and read["status"] == "warn" and read["subject"] == "events" and "403" in read["message"]
+    assert "kubectl auth can-i" in read["fix"]
 
 
 def test_gpu_pool_from_the_config_not_applied(world: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ that needs it reports `skip` with the reason.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -138,6 +139,11 @@ def read_tools(names: tuple[str, ...]) -> dict[str, ToolFact]:
     return out
 
 
+def _discover(kube: Any, api_version: str, kind: str) -> None:
+    with contextlib.suppress(ClusterError):  # NotFound included: the list of that kind reports it
+        kube.resource(api_version, kind)
+
+
 def _list(kube: Any, api_version: str, kind: str) -> list[dict[str, Any]]:
     """All objects of a kind in every namespace: one request, whatever the cluster's size."""
     res = kube.resource(api_version, kind)
@@ -170,6 +176,11 @@ def read_facts(kube: Any, platform: Any, *, docker: bool = True) -> Facts:
             api_version, kind = LISTS[what]
             return lambda: _list(kube, api_version, kind)
 
+        # discovery first, once per group version (threads racing to discover the same group would
+        # each fetch it), then every list at once
+        first_kind = {api_version: kind for api_version, kind in reversed(LISTS.values())}
+        for done in [pool.submit(_discover, kube, av, kind) for av, kind in first_kind.items()]:
+            done.result()
         jobs = {what: pool.submit(read(what)) for what in LISTS}
         state_future = pool.submit(ConfigMapStateStore(kube).load)
         lock_future = pool.submit(kube.get, "coordination.k8s.io/v1", "Lease", LOCK_NAME, STATE_NAMESPACE)
@@ -203,16 +214,12 @@ def read_facts(kube: Any, platform: Any, *, docker: bool = True) -> Facts:
 
 def read_logs(kube: Any, pods: list[dict[str, Any]]) -> dict[str, str]:
     """Log tails of failing containers (at most MAX_LOG_PODS pods): where NCCL/CUDA errors are."""
-    from kfboot.doctor.podview import failing_containers
+    from kfboot.doctor.podview import failing_containers, gpu_request
 
-
-    wanted = []
-    for pod in pods:
-        names = failing_containers(pod)
-        if names:
-            wanted.append((pod["metadata"].get("namespace", ""), pod["metadata"]["name"], names[0]))
-        if len(wanted) >= MAX_LOG_PODS:
-            break
+    failing = [(pod, names) for pod in pods if (names := failing_containers(pod))]
+    failing.sort(key=lambda item: gpu_request(item[0]) == 0)  # GPU pods first: NCCL/CUDA errors live there
+    wanted = [(pod["metadata"].get("namespace", ""), pod["metadata"]["name"], names[0])
+              for pod, names in failing[:MAX_LOG_PODS]]
 
     def tail(item: tuple[str, str, str]) -> tuple[str, str]:
         ns, name, container = item
