@@ -1,21 +1,19 @@
 """The `gpu:` section of the Platform config: GPU node pools, their profile and sharing scheme.
 
 Only shape is checked here (with positions, via pydantic). Whether a geometry fits the GPU or a
-named config exists for it depends on the loaded hardware profiles: see `check_gpu_config`.
+named config exists for it depends on the loaded hardware profiles: see `kfboot.gpu.plan.build_plan`
+(config loading builds that plan once and points each of its problems at its line in the file).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kfboot.gpu.mig import parse_geometry, parse_profile_name
-
-if TYPE_CHECKING:
-    from kfboot.gpu.profiles import ProfileSet
 
 _INDEX_SET = re.compile(r"^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$")
 _POOL_NAME = r"^[a-z0-9]([-a-z0-9]{0,54}[a-z0-9])?$"  # ≤ 56: "-<hash6>" is appended for MIG configs (label ≤ 63)
@@ -205,9 +203,3 @@ class GpuConfig(_Strict):
             raise ValueError(f"pool names must be unique: {', '.join(dupes)}")
         return self
 
-
-def check_gpu_config(cfg: GpuConfig, profiles: ProfileSet) -> list[str]:
-    """Everything that needs the hardware profiles: one `gpu.pools[i].…: message` line per problem."""
-    from kfboot.gpu.plan import build_plan
-
-    return build_plan(cfg, profiles).problems

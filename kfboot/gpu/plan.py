@@ -179,6 +179,11 @@ def build_plan(cfg: GpuConfig, profiles: ProfileSet, root: Path_ = ("gpu",)) -> 
     return plan
 
 
+def check_gpu_config(cfg: GpuConfig, profiles: ProfileSet) -> list[str]:
+    """Everything that needs the hardware profiles: one `gpu.pools[i].…: message` line per problem."""
+    return build_plan(cfg, profiles).problems
+
+
 def _resolve_pool(pool: GpuPool, profiles: ProfileSet, base: Path_, problems: list[Problem]) -> PoolPlan | None:
     profile = profiles.find(pool.profile)
     if profile is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -97,10 +96,10 @@ def remote_bases(directory: Path, _seen: set[Path] | None = None) -> list[str]:
 
 def render_path(root: Path, source: str, rel: str) -> str:
     """kustomize output of one catalog path, with a clear message when it cannot be built here."""
-    from kfboot.phases.sources import _is_kustomization, kustomize_build
+    from kfboot.sources.manifests import is_kustomization, kustomize_build
 
     path = root / rel
-    if not _is_kustomization(path):
+    if not is_kustomization(path):
         raise ConfigError([f"{source}/{rel}: not a kustomize directory in {root}"])
     try:
         return kustomize_build(path)
@@ -163,7 +162,7 @@ def chart_metadata(path: Path) -> dict[str, Any]:
 
 def package_chart(path: Path, component: str, catalog: Catalog, dest: Path) -> ChartPin:
     """Copy a .tgz or `helm package` a directory into dest/charts, checking it is the pinned chart."""
-    from kfboot.helm import find_helm
+    from kfboot import tools
 
     helm = catalog.components[component].helm
     assert helm is not None
@@ -181,9 +180,10 @@ def package_chart(path: Path, component: str, catalog: Catalog, dest: Path) -> C
     target.parent.mkdir(parents=True, exist_ok=True)
     if path.is_dir():
         with tempfile.TemporaryDirectory() as tmp:
-            proc = subprocess.run([find_helm(), "package", str(path), "-d", tmp], capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise KfbootError(f"helm package {path} failed: {proc.stderr.strip()}")
+            try:
+                tools.run("helm", ["package", str(path), "-d", tmp], timeout=300)
+            except tools.ToolFailed as exc:
+                raise KfbootError(f"helm package {path} failed: {exc.stderr.strip() or exc.message}") from None
             made = list(Path(tmp).glob("*.tgz"))
             shutil.move(str(made[0]), target)
     else:
@@ -192,13 +192,13 @@ def package_chart(path: Path, component: str, catalog: Catalog, dest: Path) -> C
 
 
 def default_helm_values(catalog: Catalog) -> dict[str, tuple[dict[str, Any], str, str]]:
-    """(values, release, namespace) kfboot passes for each Helm component with the default platform."""
-    from kfboot.config.platform import default_platform
-    from kfboot.phases.build import BuildOptions, build_phases
-    from kfboot.phases.helm_phase import HelmPhase
+    """(values, release, namespace) kfboot passes for each Helm component with the default platform.
 
-    phases = build_phases(default_platform(), BuildOptions(manifests_root=Path(".")), catalog)
-    return {p.name: (dict(p.values), p.release, p.namespace) for p in phases if isinstance(p, HelmPhase)}
+    The default platform sets no values and no GPU pools, so the values are empty; the release and
+    namespace are the catalog's.
+    """
+    return {name: ({}, entry.helm.release, entry.helm.namespace)
+            for name, entry in catalog.components.items() if entry.helm is not None}
 
 
 def chart_images(dest: Path, pins: list[ChartPin], catalog: Catalog) -> list[str]:
@@ -220,19 +220,18 @@ def chart_images(dest: Path, pins: list[ChartPin], catalog: Catalog) -> list[str
 
 
 def _tool_versions() -> dict[str, str]:
-    from kfboot.helm import find_helm
-    from kfboot.phases.sources import kubectl_binary
+    """The kubectl/kustomize and Helm that rendered the bundle (recorded in its index)."""
+    from kfboot import tools
 
-    tools = {}
-    for name, cmd in (("kubectl", [kubectl_binary(), "version", "--client", "-o", "yaml"]),
-                      ("helm", [find_helm(), "version", "--short"])):
+    found = {}
+    for name, args in (("kubectl", ["version", "--client", "-o", "yaml"]), ("helm", ["version", "--short"])):
         try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
-        except (OSError, subprocess.TimeoutExpired, KfbootError):
+            out = tools.run(name, args, timeout=30, check=False).stdout
+        except KfbootError:  # ToolMissing / ToolFailed (deadline): the index simply leaves it out
             continue
         line = next((ln for ln in out.splitlines() if "gitVersion" in ln or ln.startswith("v")), "").strip()
-        tools[name] = line.split(":", 1)[-1].strip() if "gitVersion" in line else line
-    return tools
+        found[name] = line.split(":", 1)[-1].strip() if "gitVersion" in line else line
+    return found
 
 
 # -- the bundle --------------------------------------------------------------------------------------
