@@ -38,7 +38,7 @@ SIDEWAYS: dict[str, set[str]] = {
     "kfboot.helm": {"kfboot.k8s", "kfboot.tools"},
     "kfboot.gpu": {"kfboot.yaml_positions"},  # pure: profiles, MIG, time-slicing, parsers, verdicts
     "kfboot.config": {"kfboot.gpu", "kfboot.yaml_positions"},  # the Platform holds a `gpu:` section
-    "kfboot.sources": {"kfboot.config", "kfboot.k8s", "kfboot.helm", "kfboot.tools"},
+    "kfboot.sources": {"kfboot.config", "kfboot.k8s", "kfboot.helm", "kfboot.tools", "kfboot.yaml_positions"},
 }
 
 

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from kfboot.gpu.config import GpuConfig
+from kfboot.yaml_positions import StrictModel
 
 if TYPE_CHECKING:
     from kfboot.gpu.plan import GpuPlan
@@ -28,11 +29,7 @@ KubeflowApp = Literal[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class HelmComponent(_Strict):
+class HelmComponent(StrictModel):
     """A component installed from a Helm chart."""
 
     enabled: bool = Field(default=True, description="Install this component.")
@@ -40,7 +37,7 @@ class HelmComponent(_Strict):
     values: dict[str, Any] = Field(default_factory=dict, description="Helm values merged over kfboot's defaults.")
 
 
-class ManifestComponent(_Strict):
+class ManifestComponent(StrictModel):
     """A component applied from kubeflow/manifests (its version follows the manifests release)."""
 
     enabled: bool = Field(default=True, description="Install this component.")
@@ -61,7 +58,7 @@ class KubeflowComponent(ManifestComponent):
         return apps
 
 
-class DexPasswordSecret(_Strict):
+class DexPasswordSecret(StrictModel):
     """An existing Secret holding the initial user's password (plaintext, or a bcrypt hash)."""
 
     name: str = Field(description="Secret name.")
@@ -69,7 +66,7 @@ class DexPasswordSecret(_Strict):
     key: str = Field(default="password", description="Key in the Secret's data.")
 
 
-class DexInitialUser(_Strict):
+class DexInitialUser(StrictModel):
     """Dex's static user. With neither passwordHash nor passwordSecret kfboot generates a random password."""
 
     email: str = Field(default="user@example.com", pattern=r"^[^@\s]+@[^@\s]+$", description="Login email.")
@@ -117,7 +114,7 @@ class KServeComponent(ManifestComponent):
     )
 
 
-class Components(_Strict):
+class Components(StrictModel):
     gpu_operator: HelmComponent = Field(default_factory=HelmComponent, alias="gpu-operator")
     cert_manager: ManifestComponent = Field(default_factory=ManifestComponent, alias="cert-manager")
     istio: ManifestComponent = Field(default_factory=ManifestComponent)
@@ -131,16 +128,16 @@ class Components(_Strict):
         return getattr(self, name.replace("-", "_"), None)
 
 
-class InstallSettings(_Strict):
+class InstallSettings(StrictModel):
     parallel: int = Field(default=4, ge=1, le=32, description="Phases that may run at the same time.")
     timeout: float = Field(default=900, gt=0, description="Seconds each phase may take to become ready.")
 
 
-class Metadata(_Strict):
+class Metadata(StrictModel):
     name: str = Field(default="kfboot", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-class Platform(_Strict):
+class Platform(StrictModel):
     """An AI/ML platform on one Kubernetes cluster."""
 
     api_version: Literal["kfboot.io/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")

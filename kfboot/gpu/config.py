@@ -11,18 +11,15 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kfboot.gpu.mig import parse_geometry, parse_profile_name
+from kfboot.yaml_positions import StrictModel
 
 _INDEX_SET = re.compile(r"^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$")
 _POOL_NAME = r"^[a-z0-9]([-a-z0-9]{0,54}[a-z0-9])?$"  # ≤ 56: "-<hash6>" is appended for MIG configs (label ≤ 63)
 
 GeometryValue = str | dict[str, int]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 def parse_gpu_indices(key: str) -> list[int] | None:
@@ -57,7 +54,7 @@ def geometry_value(value: GeometryValue) -> dict[str, int] | None:
     return dict(value)
 
 
-class MigSharing(_Strict):
+class MigSharing(StrictModel):
     """MIG layout of every GPU in the pool: an NVIDIA named config or a custom geometry per GPU index."""
 
     strategy: Literal["single", "mixed"] = Field(
@@ -94,7 +91,7 @@ class MigSharing(_Strict):
         return self
 
 
-class TimeSlicing(_Strict):
+class TimeSlicing(StrictModel):
     """Device-plugin time-slicing: each device (GPU or MIG device) is advertised `replicas` times."""
 
     replicas: int = Field(description="Pods that may share one device; at least 2.")
@@ -123,7 +120,7 @@ class TimeSlicing(_Strict):
 SharingMode = Literal["none", "mig", "time-slicing", "mig+time-slicing"]
 
 
-class Sharing(_Strict):
+class Sharing(StrictModel):
     """How the GPUs of a pool are shared between pods."""
 
     mode: SharingMode = Field(
@@ -154,7 +151,7 @@ class Sharing(_Strict):
         return self.mode in ("mig", "mig+time-slicing")
 
 
-class GpuPool(_Strict):
+class GpuPool(StrictModel):
     """A group of identical GPU nodes sharing one hardware profile and one sharing scheme."""
 
     name: str = Field(
@@ -187,7 +184,7 @@ class GpuPool(_Strict):
         return self
 
 
-class GpuConfig(_Strict):
+class GpuConfig(StrictModel):
     """GPU section of kfboot.yaml: extra profiles and GPU node pools (empty: no GPU sharing config)."""
 
     profiles_dir: Path | None = Field(

@@ -24,7 +24,7 @@ def condition_check(gate: ConditionGate):  # type: ignore[no-untyped-def]
             return rd.condition_true(obj, gate.type)
         if gate.field is None:
             return rd.readiness_of(obj)
-        value = _field(obj, gate.field or "status.state")
+        value = _field(obj, gate.field)
         if str(value) == gate.equals:
             return rd.READY
         return rd.Readiness(False, f"{gate.field} is {value!r}, want {gate.equals!r}")

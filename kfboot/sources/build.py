@@ -11,7 +11,6 @@ import os
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from typing import Any
 
 from kfboot.config.catalog import Catalog, load_catalog
 from kfboot.errors import ConfigError, KfbootError, UsageError
+from kfboot.k8s.waits import Progress
 from kfboot.sources.bundle import (
     INDEX_FILE,
     BundleIndex,
@@ -32,7 +32,6 @@ from kfboot.sources.bundle import (
     sha256_file,
 )
 
-Progress = Callable[[str], None]
 REMOTE_HINT = ("render it where GitHub is reachable (`kfboot bundle pull`, or `kfboot bundle build` on a "
                "machine with network), or vendor the remote bases into the tree")
 
@@ -240,16 +239,10 @@ def _prepare_target(out: Path, force: bool) -> None:
         raise UsageError(f"{out} already exists and is not empty", hint="pass --force to replace it")
 
 
-def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Path], *,
-                 catalog: Catalog | None = None, force: bool = False,
-                 progress: Progress = lambda _m: None) -> BundleIndex:
-    """Render every catalog path and pack every chart into `out`, then write the index last."""
-    from kfboot import __version__
-    from kfboot.k8s.manifests import parse_manifests
-    from kfboot.sources.images import images_of
+def _check_inputs(catalog: Catalog, sources: dict[str, SourceTree], charts: dict[str, Path]) -> list[str]:
+    """Refuse (before writing anything) charts that are not Helm components, and missing charts or trees.
 
-    catalog = catalog or load_catalog()
-    _prepare_target(out, force)
+    Returns the Helm components, in catalog order."""
     helm_components = [n for n, c in catalog.components.items() if c.helm is not None]
     unknown = sorted(set(charts) - set(helm_components))
     if unknown:
@@ -259,27 +252,48 @@ def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Pa
     if missing:
         raise UsageError(f"no chart given for {', '.join(missing)}",
                          hint="pass --chart NAME=PATH (an unpacked chart directory or a .tgz) for each")
-    paths = catalog_paths(catalog)
-    needed = sorted({s for s, _ in paths})
-    for name in needed:
+    for name in sorted({s for s, _ in catalog_paths(catalog)}):
         if name not in sources:
             raise UsageError(f"no tree given for source {name}", hint="pass --manifests PATH")
         if not sources[name].root.is_dir():
             raise ConfigError([f"{sources[name].root}: the {name} tree does not exist"])
+    return helm_components
 
+
+def _write_manifests(tmp: Path, sources: dict[str, SourceTree], catalog: Catalog,
+                     progress: Progress) -> tuple[list[RenderedPath], set[str]]:
+    """Render every catalog path into tmp/manifests; returns the index entries and the images they use."""
+    from kfboot.k8s.manifests import parse_manifests
+    from kfboot.sources.images import images_of
+
+    paths = catalog_paths(catalog)
+    rendered: list[RenderedPath] = []
+    images: set[str] = set()
+    for name in sorted({s for s, _ in paths}):
+        texts = render_all(sources[name].root, [p for p in paths if p[0] == name], progress)
+        for (source, rel), text in texts.items():
+            images.update(images_of(parse_manifests(text, f"{source}/{rel}")))
+            target = tmp / manifest_file(source, rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            rendered.append(RenderedPath(source=source, path=rel, file=manifest_file(source, rel)))
+    return rendered, images
+
+
+def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Path], *,
+                 catalog: Catalog | None = None, force: bool = False,
+                 progress: Progress = lambda _m: None) -> BundleIndex:
+    """Render every catalog path and pack every chart into `out`, then write the index last."""
+    from kfboot import __version__
+
+    catalog = catalog or load_catalog()
+    _prepare_target(out, force)
+    helm_components = _check_inputs(catalog, sources, charts)
+    needed = sorted({s for s, _ in catalog_paths(catalog)})
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        rendered: list[RenderedPath] = []
-        images: set[str] = set()
-        for name in needed:
-            texts = render_all(sources[name].root, [p for p in paths if p[0] == name], progress)
-            for (source, rel), text in texts.items():
-                images.update(images_of(parse_manifests(text, f"{source}/{rel}")))
-                target = tmp / manifest_file(source, rel)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-                rendered.append(RenderedPath(source=source, path=rel, file=manifest_file(source, rel)))
+        rendered, images = _write_manifests(tmp, sources, catalog, progress)
         pins = []
         for component in helm_components:
             pins.append(package_chart(charts[component], component, catalog, tmp))
