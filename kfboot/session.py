@@ -10,7 +10,7 @@ gets the kind overlays; the state store and lock live in the cluster).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +28,7 @@ from kfboot.k8s.lease import LeaseLock
 from kfboot.phases.build import BuildOptions, build_phases
 from kfboot.phases.helm_phase import HELM
 from kfboot.phases.state_store import STATE_NAMESPACE, ConfigMapStateStore
+from kfboot.sources.build import SourceTree
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Sources:
     file: Path | None = None  # kfboot.yaml; None: the embedded default platform
     manifests: Path | None = None  # a local kubeflow/manifests checkout
     bundle: Path | None = None  # a verified bundle
+    charts: Mapping[str, Path] = field(default_factory=dict)  # `bundle build --chart NAME=PATH`
     extra_profile_dirs: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
@@ -91,6 +93,12 @@ class Session:
         options = BuildOptions(kind_cluster=self.is_kind, manifests_root=self.sources.manifests,
                                bundle=self.sources.bundle)
         return build_phases(platform, options)
+
+    def local_sources(self) -> tuple[dict[str, SourceTree], dict[str, Path]]:
+        """What `bundle build` packs: the kubeflow/manifests tree from `--manifests`, and the `--chart`s."""
+        if self.sources.manifests is None:
+            raise UsageError("no kubeflow/manifests tree given", hint="pass --manifests PATH")
+        return {"kubeflow-manifests": SourceTree(self.sources.manifests)}, dict(self.sources.charts)
 
     def helm(self) -> Helm:
         """A Helm client for the session's cluster (offline: for `helm template` only)."""

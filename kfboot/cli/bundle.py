@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from kfboot.cli.context import get_options, print_json, progress_printer, stderr_console
+from kfboot.cli.context import get_options, open_session, print_json, progress_printer, stderr_console
 from kfboot.cli.errors import handles_errors
 
 bundle_app = typer.Typer(
@@ -86,11 +86,11 @@ def bundle_build(
     force: bool = ForceOption,
 ) -> None:
     """Make a bundle from local sources (mirrors, tests); remote kustomize bases must be reachable or vendored."""
-    from kfboot.sources.build import SourceTree, build_bundle
+    from kfboot.sources.build import build_bundle
 
     charts = {name: Path(path) for name, path in _pairs(chart, "--chart").items()}
-    index = build_bundle(directory, {"kubeflow-manifests": SourceTree(manifests)}, charts, force=force,
-                         progress=progress_printer(ctx))
+    trees, charts = open_session(ctx, manifests=manifests, charts=charts, offline=True).local_sources()
+    index = build_bundle(directory, trees, charts, force=force, progress=progress_printer(ctx))
     _report(ctx, directory, index)
 
 

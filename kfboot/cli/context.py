@@ -43,14 +43,15 @@ def get_options(ctx: Any) -> GlobalOptions:
 
 
 def open_session(ctx: Any, *, file: Path | None = None, manifests: Path | None = None, bundle: Path | None = None,
-                 offline: bool = False, kind: bool | None = None,
+                 charts: dict[str, Path] | None = None, offline: bool = False, kind: bool | None = None,
                  extra_profile_dirs: tuple[Path, ...] = ()) -> Session:
     """The session of a command: the global options plus the command's own sources (all lazy)."""
     from kfboot.session import Session, Sources, Target
 
     opts = get_options(ctx)
-    return Session(target=Target(opts.kubeconfig, opts.context, opts.timeout),
-                   sources=Sources(file, manifests, bundle, extra_profile_dirs), offline=offline, kind=kind)
+    sources = Sources(file, manifests, bundle, charts or {}, extra_profile_dirs)
+    return Session(target=Target(opts.kubeconfig, opts.context, opts.timeout), sources=sources, offline=offline,
+                   kind=kind)
 
 
 def is_ci() -> bool:
