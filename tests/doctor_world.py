@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kfboot.engine.state import STATE_NAME, STATE_NAMESPACE, PhaseRecord
+from kfboot.engine.state import PhaseRecord
 from kfboot.k8s.refs import ObjectRef
+from kfboot.phases.state_store import STATE_NAME, STATE_NAMESPACE
 from tests.fakekube import FakeKube
 from tests.fakekube.controllers import Controllers
 

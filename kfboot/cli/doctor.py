@@ -8,18 +8,11 @@ from typing import Any
 
 import typer
 
-from kfboot.cli.context import GlobalOptions, get_options, print_json, stderr_console
+from kfboot.cli.context import get_options, open_session, print_json, stderr_console
 from kfboot.cli.errors import handles_errors
 
 ICONS = {"ok": "✔", "warn": "!", "fail": "✘", "skip": "–"}
 SUBJECT_WIDTH = 36
-
-
-def _kube(opts: GlobalOptions) -> Any:
-    """The cluster client, not preflighted: an unreachable API server is one of doctor's findings."""
-    from kfboot.k8s.client import Kube
-
-    return Kube.connect(opts.kubeconfig, opts.context)
 
 
 def render_text(report: Any, verbose: int) -> str:
@@ -74,6 +67,10 @@ def junit_cases(report: Any) -> list[Any]:
     return cases
 
 
+def register(app: typer.Typer) -> None:
+    app.command()(doctor)
+
+
 @handles_errors
 def doctor(
     ctx: typer.Context,
@@ -117,12 +114,12 @@ def doctor(
       kfboot doctor --junit doctor.xml                  # CI test report
       kfboot doctor --collect ./support                 # redacted archive to attach to an issue
     """
-    from kfboot.config.platform import load_platform
     from kfboot.doctor.run import diagnose
 
     opts = get_options(ctx)
-    platform = load_platform(file)
-    kube = _kube(opts)
+    session = open_session(ctx, file=file)
+    platform = session.platform  # a config error is reported before the cluster is contacted
+    kube = session.unchecked_kube()  # no preflight: an unreachable API server is one of doctor's findings
     try:
         report = diagnose(kube, platform)
     finally:

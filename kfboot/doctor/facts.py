@@ -17,9 +17,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kfboot import tools
-from kfboot.engine.lock import LOCK_NAME
-from kfboot.engine.state import STATE_NAMESPACE, ConfigMapStateStore, PhaseRecord
+from kfboot.engine.state import PhaseRecord
 from kfboot.errors import ClusterError, KfbootError
+from kfboot.k8s.lease import LOCK_NAME
+from kfboot.phases.state_store import STATE_NAMESPACE, ConfigMapStateStore
 
 # attribute of Facts → (apiVersion, kind) listed cluster-wide, once
 LISTS: dict[str, tuple[str, str]] = {
