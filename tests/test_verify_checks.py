@@ -19,8 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from kfboot.cli.app import app
-from kfboot.engine.state import ConfigMapStateStore, PhaseRecord
+from kfboot.engine.state import PhaseRecord
 from kfboot.k8s.client import Kube
+from kfboot.phases.state_store import ConfigMapStateStore
 from tests.fakekube import FakeKube
 from tests.fakekube.sim_verify import VerifySim, crd
 from tests.verify_services import Platform

@@ -5,7 +5,6 @@ plus the pure parts: the graph walk, the HTTP session, kubectl's port-forward li
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,7 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
-from kfboot.errors import ConfigError, UsageError
+from kfboot.errors import UsageError
 from kfboot.verify import checks_kubeflow as kf
 from kfboot.verify import checks_platform as plat
 from kfboot.verify import checks_serving as serving
@@ -25,7 +24,6 @@ from kfboot.verify.login import is_login_redirect
 from kfboot.verify.portforward import parse_forwarding
 from kfboot.verify.run import ALL_CHECKS, graph, select
 from kfboot.verify.settings import check_model_uri, default_images, parse_image_overrides
-from kfboot.verify.walk import walk
 
 UPSTREAM = Path(__file__).resolve().parents[1] / ".." / "shared" / "upstream" / "kubeflow-manifests-26.03"
 CRD_FILES = {
@@ -142,35 +140,6 @@ def test_graph_has_components_and_their_prerequisites() -> None:
 def test_select_unknown_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="unknown component or check: nope"):
         select(["nope"])
-
-
-def test_walk_runs_independent_nodes_in_parallel_bounded_and_cancels_dependents() -> None:
-    active, peak, lock = 0, 0, threading.Lock()
-    ran: list[str] = []
-    cancelled: list[tuple[str, str]] = []
-
-    def run(name: str) -> bool:
-        nonlocal active, peak
-        with lock:
-            active += 1
-            peak = max(peak, active)
-        time.sleep(0.05)
-        with lock:
-            active -= 1
-            ran.append(name)
-        return name != "bad"
-
-    needs = {"a": (), "b": (), "c": (), "d": (), "bad": (), "after-bad": ("bad",), "after-after": ("after-bad",),
-             "after-a": ("a",)}
-    walk(needs, run, parallel=2, cancelled=lambda n, b: cancelled.append((n, b)))
-    assert peak == 2
-    assert set(ran) == {"a", "b", "c", "d", "bad", "after-a"}
-    assert sorted(cancelled) == [("after-after", "after-bad"), ("after-bad", "bad")]
-
-
-def test_walk_refuses_a_cycle() -> None:
-    with pytest.raises(ConfigError, match="cycle"):
-        walk({"a": ("b",), "b": ("a",)}, lambda _n: True, parallel=1, cancelled=lambda _n, _b: None)
 
 
 # -- HTTP, port-forward, settings --------------------------------------------------------------------

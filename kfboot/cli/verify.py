@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from kfboot.cli.context import get_options, interactive_stderr, print_json
+from kfboot.cli.context import get_options, interactive_stderr, open_session, print_json
 from kfboot.cli.errors import handles_errors
 
 ICONS = {"passed": "✔", "failed": "✘", "timed-out": "⏱", "skipped": "–", "cancelled": "⊘", "running": "…",
@@ -120,6 +120,10 @@ def junit_cases(report: Any) -> list[Any]:
     return cases
 
 
+def register(app: typer.Typer) -> None:
+    app.command()(verify)
+
+
 @handles_errors
 def verify(
     ctx: typer.Context,
@@ -151,10 +155,7 @@ def verify(
       kfboot verify --no-gpu --model-uri pvc://models/sklearn/iris -o json
     """
     from kfboot.config.catalog import load_catalog
-    from kfboot.config.platform import load_platform
-    from kfboot.engine.state import ConfigMapStateStore
     from kfboot.junit import write
-    from kfboot.k8s.client import Kube
     from kfboot.verify import detect, portforward
     from kfboot.verify.run import Verifier, select
     from kfboot.verify.settings import VerifySettings, check_model_uri, default_images, parse_image_overrides
@@ -163,9 +164,9 @@ def verify(
     checks = select(components or [])
     images = parse_image_overrides(image or [], default_images())
     model = check_model_uri(model_uri) if model_uri else load_catalog().verify.sklearn_model
-    platform = load_platform(file) if file is not None else None
-    kube = Kube.connect(opts.kubeconfig, opts.context)
-    kube.preflight()
+    session = open_session(ctx, file=file)
+    platform = session.platform if file is not None else None  # a config error before the cluster is asked
+    kube = session.kube
     if platform is not None:  # the user's choices; without -f, what the cluster shows
         mode, apps = platform.components.kserve.deployment_mode, tuple(platform.components.kubeflow.apps)
     else:
@@ -176,7 +177,7 @@ def verify(
     services = {"port_forward": lambda ns, target, port: portforward.forward(
         ns, target, port, kubeconfig=opts.kubeconfig, context=opts.context)}
     with CheckTable(opts, checks) as table:
-        verifier = Verifier(kube, settings, records=ConfigMapStateStore(kube).load(), component_needs=needs,
+        verifier = Verifier(kube, settings, records=session.store().load(), component_needs=needs,
                             services=services, emit=table, parallel=parallel, timeout=opts.timeout)
         report = verifier.run(components or [])
     if junit is not None:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kfboot.engine.dag import dependents, topological
+from kfboot.engine.walk import walk
 from kfboot.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -30,7 +32,6 @@ from kfboot.verify.checks_kubeflow import CHECKS as KUBEFLOW_CHECKS
 from kfboot.verify.checks_platform import CHECKS as PLATFORM_CHECKS
 from kfboot.verify.checks_serving import CHECKS as SERVING_CHECKS
 from kfboot.verify.settings import VerifySettings
-from kfboot.verify.walk import INTERRUPTED, walk
 
 ALL_CHECKS: list[Check] = [*PLATFORM_CHECKS, *KUBEFLOW_CHECKS, *SERVING_CHECKS]
 COMPONENT_PREFIX = "component:"
@@ -128,55 +129,44 @@ class Verifier:
         by_name = {c.name: c for c in checks}
         named_components = {c.component for c in checks} if names else set()
         outcomes = {c.name: Outcome(c.name, c.component, c.title) for c in checks}
-        why_not: dict[str, str] = {}
 
         def run_node(node: str) -> bool:
             if node.startswith(COMPONENT_PREFIX):
-                ok, why = self.installed(node[len(COMPONENT_PREFIX):])
-                why_not[node] = why
-                return ok
+                return self.installed(node[len(COMPONENT_PREFIX):])[0]
             return self._run_check(by_name[node], outcomes[node])
 
-        def cancelled(node: str, blocker: str) -> None:
+        def cancelled(node: str, cause: str | None) -> None:
             if node.startswith(COMPONENT_PREFIX):
-                self.installed(node[len(COMPONENT_PREFIX):])  # not installed itself: that is the reason
-                if node in self.absent:
-                    why_not[node] = self.installed(node[len(COMPONENT_PREFIX):])[1]
-                else:
-                    why_not[node] = why_not.get(blocker) or f"{blocker[len(COMPONENT_PREFIX):]} did not pass"
                 return
             out = outcomes[node]
-            if blocker == INTERRUPTED:
+            own_ok, own_why = self.installed(out.component)
+            if cause is None:
                 out.state, out.reason = ck.CANCELLED, "not started: interrupted"
-            elif blocker.startswith(COMPONENT_PREFIX):
-                reason = why_not.get(blocker, "")
-                # checks of a component that is not installed are skipped unless asked for; of a broken one, not
-                absent = blocker in self.absent and out.component not in named_components
-                out.state = ck.SKIPPED if absent else ck.CANCELLED
-                out.reason = ("not started: " if out.state == ck.CANCELLED else "") + reason
-                if out.state == ck.CANCELLED:
-                    out.next_step = "kfboot status; kfboot install"
-            elif outcomes[blocker].state == ck.SKIPPED:  # what it builds on does not apply here: neither does it
-                out.state, out.reason = ck.SKIPPED, f"needs {blocker}, skipped: {outcomes[blocker].reason}"
+            elif not own_ok:  # its own component is missing or broken: that is the reason
+                self._blocked_by_component(out, COMPONENT_PREFIX + out.component, own_why, named_components)
+            elif cause.startswith(COMPONENT_PREFIX):
+                why = self.installed(cause[len(COMPONENT_PREFIX):])[1]
+                self._blocked_by_component(out, cause, why, named_components)
             else:
                 out.state = ck.CANCELLED
-                out.reason = f"not started: needs {blocker}, which {outcomes[blocker].state}"
+                out.reason = f"not started: needs {cause}, which {outcomes[cause].state}"
             self.emit(out)
 
-        message = ""
+        needs = graph(checks, self.component_needs)
+        interrupted = False
         try:
-            walk(graph(checks, self.component_needs), run_node, parallel=self.parallel, cancelled=cancelled,
-                 stop=self.cancel)
-        except KeyboardInterrupt:
-            self.cancel.set()
-            message = "interrupted"
+            walk(topological(needs), list(needs), run=run_node, prerequisites=lambda n: needs[n],
+                 blocked_by=lambda n: dependents(needs, n), on_cancelled=cancelled, parallel=self.parallel,
+                 cancel=self.cancel)
+        except Interrupted:
+            interrupted = True
         finally:
             self.shared.close()
             cleaned = 0 if self.settings.keep else self._clean_up()
+        if interrupted:
+            raise Interrupted("interrupted" + ("" if self.settings.keep else f"; deleted {cleaned} test objects"))
         ordered = [outcomes[c.name] for c in checks]
-        if message == "interrupted":
-            raise Interrupted("interrupted: the test objects were deleted" if not self.settings.keep
-                              else "interrupted")
+        message = ""
         states = {o.state for o in ordered}
         code = EXIT_OK
         if ck.FAILED in states or ck.CANCELLED in states:
@@ -189,6 +179,13 @@ class Verifier:
             message = "kept the test objects (--keep)"
         return VerifyReport(ordered, time.monotonic() - started, code, cleaned, message,
                             {"context": self.kube.target.context, "server": self.kube.target.server})
+
+    def _blocked_by_component(self, out: Outcome, node: str, why: str, named: set[str]) -> None:
+        """Checks of a component that is not installed are skipped unless asked for; of a broken one, not."""
+        if node in self.absent and out.component not in named:
+            out.state, out.reason = ck.SKIPPED, why
+        else:
+            out.state, out.reason, out.next_step = ck.CANCELLED, f"not started: {why}", "kfboot status; kfboot install"
 
     def _run_check(self, c: Check, out: Outcome) -> bool:
         started = time.monotonic()
