@@ -72,10 +72,8 @@ def profile(probe: Probe) -> str:
     except CheckSkipped as exc:
         probe.shared.put("profile-skipped", exc.message)
         raise
-    from kfboot.verify.checks_platform import _credentials
-
     try:
-        owner, _ = _credentials(probe, need_password=False)
+        owner, _ = steps.initial_login(probe, need_password=False)
     except (CheckFailed, CheckSkipped):
         from kfboot.verify.settings import FALLBACK_OWNER
 

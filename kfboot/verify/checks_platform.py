@@ -126,7 +126,7 @@ def _signed_in(probe: Probe, ns: str) -> tuple[HttpSession, dict[str, str], str]
     (works on every cluster) when kfboot knows the password, else a ServiceAccount token (m2m)."""
     session = steps.gateway(probe)
     try:
-        email, password = _credentials(probe, need_password=True)
+        email, password = steps.initial_login(probe, need_password=True)
         login(session, email, password)
         return session, {}, f"signed in as {email}"
     except (CheckFailed, CheckSkipped, LoginFailed, HttpError):
@@ -163,19 +163,6 @@ def gateway_route(probe: Probe) -> str:
 
 
 # -- Dex + oauth2-proxy --------------------------------------------------------------------------
-def _credentials(probe: Probe, need_password: bool) -> tuple[str, str]:
-    from kfboot.errors import KfbootError
-    from kfboot.phases.credentials import login_info
-
-    try:
-        info = probe.shared.get("login", lambda: login_info(probe.kube, show=True))
-    except KfbootError as exc:
-        raise CheckFailed(exc.message, next_step=exc.hint or "kfboot credentials") from None
-    if need_password and "password" not in info:
-        raise CheckSkipped(f"kfboot does not know the password of {info['email']} (it was given only a hash)")
-    return str(info["email"]), str(info.get("password", ""))
-
-
 def login_redirect(probe: Probe) -> str:
     session = steps.gateway(probe)
     try:
@@ -192,7 +179,7 @@ def login_redirect(probe: Probe) -> str:
 
 
 def dex_login(probe: Probe) -> str:
-    email, password = _credentials(probe, need_password=True)
+    email, password = steps.initial_login(probe, need_password=True)
     session = steps.gateway(probe)
     try:
         result = login(session, email, password)
@@ -211,7 +198,7 @@ def dex_login(probe: Probe) -> str:
 
 
 def wrong_password(probe: Probe) -> str:
-    email, _ = _credentials(probe, need_password=False)
+    email, _ = steps.initial_login(probe, need_password=False)
     session = steps.gateway(probe)
     try:
         resp = refused(session, email, f"wrong-{secrets.token_urlsafe(12)}")

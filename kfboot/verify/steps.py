@@ -12,7 +12,7 @@ from kfboot.k8s import readiness as rd
 from kfboot.k8s.refs import ObjectRef
 from kfboot.k8s.waits import WaitFailed
 from kfboot.verify import evidence
-from kfboot.verify.check import CheckFailed, Probe
+from kfboot.verify.check import CheckFailed, CheckSkipped, Probe
 from kfboot.verify.http import HttpSession
 
 GATEWAY_NAMESPACE = "istio-system"
@@ -108,6 +108,20 @@ def wait_service_account(probe: Probe, namespace_name: str, account: str) -> Non
     ref = ObjectRef("v1", "ServiceAccount", account, namespace_name)
     wait_for(probe, ref, lambda _obj: rd.READY,
              next_step=f"the profile controller creates it: kubectl -n kubeflow logs deploy/profiles-deployment; {DOCTOR}")
+
+
+def initial_login(probe: Probe, need_password: bool) -> tuple[str, str]:
+    """Dex's initial user as kfboot installed it (`kfboot credentials`): (email, password or '')."""
+    from kfboot.errors import KfbootError
+    from kfboot.phases.credentials import login_info
+
+    try:
+        info = probe.shared.get("login", lambda: login_info(probe.kube, show=True))
+    except KfbootError as exc:
+        raise CheckFailed(exc.message, next_step=exc.hint or "kfboot credentials") from None
+    if need_password and "password" not in info:
+        raise CheckSkipped(f"kfboot does not know the password of {info['email']} (it was given only a hash)")
+    return str(info["email"]), str(info.get("password", ""))
 
 
 def gateway(probe: Probe) -> HttpSession:
