@@ -386,11 +386,13 @@ def _register_subcommands() -> None:
     """Command groups defined in their own modules (each imports only typer at module level)."""
     from kfboot.cli.bundle_commands import bundle_app, render_phases
     from kfboot.cli.gpu_commands import profiles_app, render_app
+    from kfboot.cli.verify_gpu import verify_gpu
 
     render_app.command("phases")(render_phases)
     app.add_typer(profiles_app, name="profiles")
     app.add_typer(render_app, name="render")
     app.add_typer(bundle_app, name="bundle")
+    app.command("verify-gpu")(verify_gpu)
 
 
 _register_subcommands()

@@ -30,6 +30,31 @@ _UNAVAILABLE = {"", "[n/a]", "n/a", "[not supported]", "not supported", "[unknow
 _NO_DRIVER = re.compile(r"NVIDIA-SMI has failed|couldn't communicate with the NVIDIA driver|No devices were found",
                         re.I)
 _MIG_COUNT_LABEL = re.compile(r"^nvidia\.com/mig-(.+)\.count$")
+SECTION_MARK = "### kfboot nvidia-smi "
+_SECTION = re.compile(r"^### kfboot nvidia-smi (query|list|topo|details)\s*$")
+
+# What the nvidia-smi pod runs: each output under a marker line so one log carries all four.
+# `|| true`: a failing subcommand (e.g. topo on a driver without it) must not hide the others.
+SMI_SCRIPT = "\n".join([
+    f"echo '{SECTION_MARK}query'; nvidia-smi --query-gpu={','.join(QUERY_FIELDS)} --format=csv 2>&1 || true",
+    f"echo '{SECTION_MARK}list'; nvidia-smi -L 2>&1 || true",
+    f"echo '{SECTION_MARK}topo'; nvidia-smi topo -m 2>&1 || true",
+    f"echo '{SECTION_MARK}details'; nvidia-smi -q 2>&1 || true",
+])
+
+
+def split_sections(text: str) -> dict[str, str]:
+    """kfboot's nvidia-smi pod log → {query|list|topo|details: text}; {} when it has no markers."""
+    parts: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        m = _SECTION.match(line.strip())
+        if m:
+            current = parts.setdefault(m.group(1), [])
+            continue
+        if current is not None:
+            current.append(line)
+    return {k: "\n".join(v) + "\n" for k, v in parts.items()}
 
 
 @dataclass(frozen=True)
@@ -150,7 +175,7 @@ def is_nvswitch_system(profile: HardwareProfile | None, gpus: int) -> bool:
 def check_node(
     node: str,
     *,
-    query: str,
+    query: str | None,
     listing: str = "",
     topo: str = "",
     details: str = "",
@@ -162,6 +187,15 @@ def check_node(
     node's sharing pool when kfboot configured it; otherwise MIG is checked against GFD's labels."""
     labels = labels or {}
     result = NodeSmi(node)
+    if query is None:  # saved output without the query: judge what there is
+        result.gpus = len(parse_list_gpus(listing)) or len({a for pair in parse_topo(topo) for a in pair})
+        if listing.strip():
+            _check_mig(result, [], listing, labels, profile, mig_geometries)
+        if topo.strip():
+            _check_nvlink(result, topo, profile)
+        if details.strip():
+            _check_fabric(result, details, profile)
+        return result
     if _NO_DRIVER.search(query) or not query.strip():
         first = next((ln for ln in query.splitlines() if ln.strip()), "no output")
         result.add("driver", False, f"nvidia-smi found no GPU or no driver: {first.strip()!r}")

@@ -66,6 +66,7 @@ class NcclVerdict:
     transport: str | None = None
     rows: list[Row] = field(default_factory=list)
     outlier: bool = False
+    kind: str = ""  # single-node | multi-node | pair (default: from the number of nodes)
     seconds: float = 0.0
     log: str = ""
 
@@ -79,6 +80,7 @@ class NcclVerdict:
             "node": self.nodes[0] if len(self.nodes) == 1 else None,
             "nodes": self.nodes,
             "name": self.name,
+            "kind": self.kind or ("multi-node" if len(self.nodes) > 1 else "single-node"),
             "status": self.status,
             "passed": self.passed,
             "peak_busbw_gbps": self.peak_busbw,
@@ -92,6 +94,7 @@ class NcclVerdict:
             "expected_source": self.expected.source,
             "transport": self.transport,
             "outlier": self.outlier,
+            "seconds": round(self.seconds, 3),
             "reason": self.reason,
         }
 
