@@ -390,6 +390,15 @@ def parse_any(text: str, source: str = "") -> list[NcclRun]:
     return parse_nccl_log(text, source)
 
 
+def parse_size(text: str) -> int:
+    """nccl-tests' size syntax (`-e 8G`): `8`, `64K`, `128M`, `8G`, binary units. ValueError if malformed."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if not m:
+        raise ValueError(f"{text!r} is not a size like 8G or 512M")
+    unit = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[m.group(2).upper()]
+    return int(float(m.group(1)) * unit)
+
+
 def human_bytes(size: int) -> str:
     """`134217728` → `128 MiB` (the unit nccl-tests users think in)."""
     value = float(size)

@@ -43,8 +43,9 @@ _ADVICE: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def advice_for(line: str) -> str | None:
-    return next((text for pattern, text in _ADVICE if pattern.search(line)), None)
+def advice_for(lines: list[str]) -> str | None:
+    """The most specific advice any of `lines` calls for (the list above runs specific → generic)."""
+    return next((text for pattern, text in _ADVICE if any(pattern.search(line) for line in lines)), None)
 
 
 @dataclass
@@ -177,7 +178,7 @@ def _correctness_problems(run: NcclRun) -> list[str]:
     if run.failures:
         first = run.failures[0]
         sentence = f'NCCL error: "{_quote(first)}"'
-        advice = next((a for line in run.failures if (a := advice_for(line))), None)
+        advice = advice_for(run.failures)
         if advice:
             sentence += f": {advice}"
         if len(run.failures) > 1:
