@@ -41,6 +41,10 @@ def verify_gpu(
     parallel: int = typer.Option(4, "--parallel", min=1, max=64, help="Nodes tested at once."),
     keep: bool = typer.Option(False, "--keep", help="Keep the namespace and pods afterwards (to inspect them)."),
     skip_nccl: bool = typer.Option(False, "--skip-nccl", help="Only run nvidia-smi."),
+    file: Path = typer.Option(None, "--file", "-f", dir_okay=False,
+                              help="kfboot.yaml: check each node's MIG layout against its GPU pool."),
+    rdma_resource: str = typer.Option(None, "--rdma-resource", help="With --multi-node: RDMA device resource to "
+                                      "request, e.g. rdma/ib (adds IPC_LOCK; the namespace becomes privileged)."),
 ) -> None:
     """Check every GPU node: nvidia-smi against its labels and profile, NCCL all_reduce against the hardware.
 
@@ -74,7 +78,7 @@ def verify_gpu(
             raise UsageError("FILE arguments need --analyze", hint=f"kfboot verify-gpu --analyze {files[0]}")
         report = _live(opts, profiles, profile=profile, min_busbw=min_busbw, nics=nics, nodes=nodes,
                        multi_node=multi_node, bisect=bisect, image=image, max_bytes=max_bytes, parallel=parallel,
-                       keep=keep, skip_nccl=skip_nccl)
+                       keep=keep, skip_nccl=skip_nccl, file=file, rdma_resource=rdma_resource)
     if plot is not None:
         from kfboot.cli.gpu_chart import save_chart
 
@@ -101,6 +105,13 @@ def _live(opts: Any, profiles: Any, **kw: Any) -> Any:
     from kfboot.k8s.client import Kube
     from kfboot.verify.gpu_run import LiveOptions, run_verify_gpu
 
+    pools = []
+    if kw["file"] is not None:
+        from kfboot.config.platform import load_platform
+        from kfboot.gpu.plan import build_plan
+
+        platform = load_platform(kw["file"])
+        pools = build_plan(platform.gpu, profiles).pools if platform.gpu.pools else []
     kube = Kube.connect(opts.kubeconfig, opts.context)
     kube.preflight()
     console = stderr_console()
@@ -109,6 +120,7 @@ def _live(opts: Any, profiles: Any, **kw: Any) -> Any:
         profile=kw["profile"], min_busbw=kw["min_busbw"], nics=kw["nics"], nodes=_split(kw["nodes"]),
         multi_node=kw["multi_node"], bisect=kw["bisect"], image=kw["image"], max_bytes=kw["max_bytes"],
         parallel=kw["parallel"], keep=kw["keep"], skip_nccl=kw["skip_nccl"], timeout=opts.timeout,
+        pools=pools, rdma_resource=kw["rdma_resource"],
     )
     return run_verify_gpu(kube, profiles, options, progress=progress)
 

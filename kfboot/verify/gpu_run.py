@@ -19,6 +19,7 @@ from typing import Any
 from kfboot.errors import ClusterError, UsageError, WaitTimeout
 from kfboot.gpu.expected import expected_busbw
 from kfboot.gpu.nccl import GIB, NcclRun, parse_nccl_log, parse_size
+from kfboot.gpu.plan import PoolPlan
 from kfboot.gpu.profiles import ProfileSet
 from kfboot.gpu.report import GpuReport, check_smi_parts
 from kfboot.gpu.smi_checks import Check, NodeSmi, split_sections
@@ -57,6 +58,7 @@ class LiveOptions:
     namespace: str = "kfboot-verify-gpu"
     pending_grace: float = 120.0  # how long a pod may stay unschedulable before we say why and stop
     rdma_resource: str | None = None
+    pools: list[PoolPlan] = field(default_factory=list)  # kfboot.yaml's GPU pools: what MIG each node should show
 
 
 @dataclass
@@ -212,7 +214,12 @@ def _smi(r: _Runner, node: GpuNode) -> NodeSmi:
             f"the nvidia-smi pod printed nothing kfboot understands: {outcome.text.strip()[:200]!r}"
         result.checks.append(Check("pod", False, reason))
         return result
-    return check_smi_parts(node.name, parts, r.profiles, node.profile, labels=node.labels)
+    pool = next((p for p in r.options.pools if p.matches_node(node.name, node.labels)), None)
+    geometries: list[dict[str, int] | None] | None = None
+    if pool is not None and pool.profile.mig_capable:  # the pool says what MIG layout this node must have
+        geometries = list(pool.geometries) if pool.uses_mig else [None] * node.physical_gpus
+    profile = node.profile or (pool.profile if pool else None)
+    return check_smi_parts(node.name, parts, r.profiles, profile, labels=node.labels, mig_geometries=geometries)
 
 
 # -- single-node NCCL -----------------------------------------------------------------------------------

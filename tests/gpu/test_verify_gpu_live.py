@@ -261,3 +261,20 @@ def test_cli_json_events_follow_the_schema(bed, fake_kube, tmp_path):
     assert nccl["gpu-a"]["passed"] and not nccl["gpu-b"]["passed"] and nccl["gpu-b"]["expected_gbps"] == 450
     assert events[-1]["counts"] == {"passed": 3, "failed": 1, "inconclusive": 0, "skipped": 0}
     assert "nccl gpu-b" in (tmp_path / "j.xml").read_text()
+
+
+def test_mig_layout_is_checked_against_the_pool_in_kfboot_yaml(bed, fake_kube, tmp_path):
+    mig = {"nvidia.com/mig-1g.10gb": "16", "nvidia.com/mig-2g.20gb": "8", "nvidia.com/mig-3g.40gb": "8"}
+    bed.gpu_node("gpu-mig", peak=None, allocatable=mig)  # nvidia-smi (canned) still says MIG Disabled
+    config = tmp_path / "kfboot.yaml"
+    config.write_text("gpu:\n  pools:\n    - name: h100-mig\n      profile: H100-80GB\n      nodes: [gpu-mig]\n"
+                      "      sharing: {mode: mig, mig: {config: all-balanced}}\n")
+    kubeconfig = fake_kube.write_kubeconfig(tmp_path / "kc", context="kind-fake")
+    result = CliRunner().invoke(app, ["--kubeconfig", str(kubeconfig), "--context", "kind-fake", "-o", "json",
+                                      "verify-gpu", "-f", str(config), "--timeout", "20"])
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    (smi,) = [e for e in events if e["event"] == "nvidia-smi"]
+    mig_check = next(c for c in smi["checks"] if c["name"] == "mig")
+    assert not mig_check["passed"] and "GPU 0 MIG mode is Disabled, the node's configuration wants Enabled" in mig_check["reason"]
+    (nccl,) = [e for e in events if e["event"] == "nccl"]
+    assert nccl["status"] == "skipped" and result.exit_code == 1
