@@ -37,6 +37,7 @@ def verify_gpu(
     multi_node: bool = typer.Option(False, "--multi-node", help="Also run one all_reduce across the nodes (torchrun)."),
     bisect: bool = typer.Option(False, "--bisect", help="With --multi-node: when it is low, test node pairs to name the slow one."),
     image: str = typer.Option(None, "--image", help="Container image with nccl-tests (and torch for --multi-node)."),
+    smi_image: str = typer.Option(None, "--smi-image", help="Container image for nvidia-smi (default: CUDA base)."),
     max_bytes: str = typer.Option("8G", "--max-bytes", help="Largest message (all_reduce_perf -e), at least 1G."),
     parallel: int = typer.Option(4, "--parallel", min=1, max=64, help="Nodes tested at once."),
     keep: bool = typer.Option(False, "--keep", help="Keep the namespace and pods afterwards (to inspect them)."),
@@ -77,8 +78,8 @@ def verify_gpu(
         if files:
             raise UsageError("FILE arguments need --analyze", hint=f"kfboot verify-gpu --analyze {files[0]}")
         report = _live(opts, profiles, profile=profile, min_busbw=min_busbw, nics=nics, nodes=nodes,
-                       multi_node=multi_node, bisect=bisect, image=image, max_bytes=max_bytes, parallel=parallel,
-                       keep=keep, skip_nccl=skip_nccl, file=file, rdma_resource=rdma_resource)
+                       multi_node=multi_node, bisect=bisect, image=image, smi_image=smi_image, max_bytes=max_bytes,
+                       parallel=parallel, keep=keep, skip_nccl=skip_nccl, file=file, rdma_resource=rdma_resource)
     if plot is not None:
         from kfboot.cli.gpu_chart import save_chart
 
@@ -118,7 +119,8 @@ def _live(opts: Any, profiles: Any, **kw: Any) -> Any:
     progress = (lambda _msg: None) if opts.json else (lambda msg: console.print(f"[dim]{msg}[/]"))
     options = LiveOptions(
         profile=kw["profile"], min_busbw=kw["min_busbw"], nics=kw["nics"], nodes=_split(kw["nodes"]),
-        multi_node=kw["multi_node"], bisect=kw["bisect"], image=kw["image"], max_bytes=kw["max_bytes"],
+        multi_node=kw["multi_node"], bisect=kw["bisect"], image=kw["image"], smi_image=kw["smi_image"],
+        max_bytes=kw["max_bytes"],
         parallel=kw["parallel"], keep=kw["keep"], skip_nccl=kw["skip_nccl"], timeout=opts.timeout,
         pools=pools, rdma_resource=kw["rdma_resource"],
     )

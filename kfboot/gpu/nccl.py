@@ -47,7 +47,7 @@ _COLUMNS = re.compile(r"^#\s*size\s+count\s+type\b")
 _FAILURE_PATTERNS = [
     re.compile(p, re.IGNORECASE)
     for p in (
-        r"Test (?:NCCL|CUDA) failure",
+        r"Test (?:NCCL|CUDA )?failure",
         r"\bNCCL failure\b",
         r"\bCuda failure\b",
         r"\bncclUnhandledCudaError\b|\bncclSystemError\b|\bncclInternalError\b|\bncclInvalidUsage\b|\bncclRemoteError\b",

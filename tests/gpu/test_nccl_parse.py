@@ -95,8 +95,8 @@ def test_truncated_log_is_not_finished():
 def test_errors_are_collected_with_their_words():
     tail = ["gpu-node-1: Test NCCL failure common.cu:1005 'unhandled cuda error (run with NCCL_DEBUG=INFO for details)'",
             " .. gpu-node-1 pid 4242: Test failure common.cu:891"]
-    (run,) = parse_nccl_log(single_node_log(truncate_after=GIB, tail=tail))
-    assert run.failures == [tail[0]]
+    (run,) = parse_nccl_log(single_node_log(truncate_after=GIB, tail=[*tail, "launcher: rank 3 exited"]))
+    assert run.failures == [line.strip() for line in tail]
 
 
 def test_nccl_warn_lines_count_only_when_they_are_failures():
