@@ -177,6 +177,7 @@ def run_verify_gpu(kube: Kube, profiles: ProfileSet, options: LiveOptions,
                            hint="install the GPU Operator (`kfboot install`) and wait for its device plugin")
     r = _Runner(kube, profiles, options, progress)
     report = GpuReport()
+    _wait_namespace_gone_if_terminating(r)  # a previous run's namespace may still be terminating
     kube.apply(pods.namespace(r.ns, rdma=bool(options.rdma_resource)))
     progress(f"{len(gpu_nodes)} GPU nodes: {', '.join(n.name for n in gpu_nodes)}; namespace {r.ns}")
     try:
@@ -193,6 +194,16 @@ def run_verify_gpu(kube: Kube, profiles: ProfileSet, options: LiveOptions,
         else:
             kube.delete(ObjectRef("v1", "Namespace", r.ns), propagation="Background")
     return report
+
+
+def _wait_namespace_gone_if_terminating(r: _Runner) -> None:
+    def gone() -> rd.Readiness:
+        ns = r.kube.get("v1", "Namespace", r.ns)
+        terminating = ns is not None and (ns.get("metadata") or {}).get("deletionTimestamp")
+        return rd.Readiness(not terminating, "terminating (a previous run is being cleaned up)")
+
+    if not gone().ready:
+        r.waiter.until(f"namespace {r.ns} of a previous run to be deleted", gone, deadline_in(180))
 
 
 # -- nvidia-smi ---------------------------------------------------------------------------------------
