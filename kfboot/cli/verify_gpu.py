@@ -18,6 +18,10 @@ from kfboot.cli.errors import handles_errors
 STATUS_STYLE = {"passed": "green", "failed": "red", "inconclusive": "yellow", "skipped": "dim"}
 
 
+def register(app: typer.Typer) -> None:
+    app.command("verify-gpu")(verify_gpu)
+
+
 @handles_errors
 def verify_gpu(
     ctx: typer.Context,
@@ -77,7 +81,7 @@ def verify_gpu(
     else:
         if files:
             raise UsageError("FILE arguments need --analyze", hint=f"kfboot verify-gpu --analyze {files[0]}")
-        report = _live(opts, profiles, profile=profile, min_busbw=min_busbw, nics=nics, nodes=nodes,
+        report = _live(ctx, opts, profiles, profiles_dir, profile=profile, min_busbw=min_busbw, nics=nics, nodes=nodes,
                        multi_node=multi_node, bisect=bisect, image=image, smi_image=smi_image, max_bytes=max_bytes,
                        parallel=parallel, keep=keep, skip_nccl=skip_nccl, file=file, rdma_resource=rdma_resource)
     if plot is not None:
@@ -101,20 +105,17 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
-def _live(opts: Any, profiles: Any, **kw: Any) -> Any:
-    from kfboot.cli.context import stderr_console
-    from kfboot.k8s.client import Kube
+def _live(ctx: typer.Context, opts: Any, profiles: Any, profiles_dir: Path | None, **kw: Any) -> Any:
+    from kfboot.cli.context import open_session, stderr_console
     from kfboot.verify.gpu_run import LiveOptions, run_verify_gpu
 
+    extra = (profiles_dir,) if profiles_dir else ()
+    session = open_session(ctx, file=kw["file"], extra_profile_dirs=extra)
     pools = []
     if kw["file"] is not None:
-        from kfboot.config.platform import load_platform
-        from kfboot.gpu.plan import build_plan
-
-        platform = load_platform(kw["file"])
-        pools = build_plan(platform.gpu, profiles).pools if platform.gpu.pools else []
-    kube = Kube.connect(opts.kubeconfig, opts.context)
-    kube.preflight()
+        platform = session.platform  # a config error is reported before the cluster is contacted
+        pools = platform.gpu_plan(extra).pools if platform.gpu.pools else []
+    kube = session.kube
     console = stderr_console()
     progress = (lambda _msg: None) if opts.json else (lambda msg: console.print(f"[dim]{msg}[/]"))
     options = LiveOptions(
