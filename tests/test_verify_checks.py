@@ -123,8 +123,8 @@ def test_every_check_passes_and_cleans_up(stack: Stack) -> None:
     assert code == 0, output
     assert all("event" in e for e in events) and events[-1]["event"] == "summary"
     by = results(events)
-    assert {n for n, c in by.items() if c["result"] != "passed"} == {"gpu-operator/validator"}
-    assert by["gpu-operator/validator"]["result"] == "skipped"
+    assert {n for n, c in by.items() if c["result"] != "passed"} == {"gpu-operator/validator", "gpu-operator/nvidia-smi"}
+    assert by["gpu-operator/validator"]["result"] == by["gpu-operator/nvidia-smi"]["result"] == "skipped"
     assert "no node is labelled nvidia.com/gpu.present=true" in by["gpu-operator/validator"]["reason"]
     assert "(Serverless) predicted [1, 1] through the gateway" in by["kserve/sklearn"]["reason"]  # Knative is there
     assert "SUCCEEDED" in by["kubeflow/pipelines"]["reason"]
@@ -149,7 +149,7 @@ def test_every_check_passes_and_cleans_up(stack: Stack) -> None:
     running = [e["check"] for e in events if e.get("event") == "check" and e["result"] == "running"]
     assert "kserve/sklearn" in running
     suite = ET.parse(stack.tmp / "verify.xml").getroot()
-    assert suite.get("tests") == str(len(by)) and suite.get("failures") == "0" and suite.get("skipped") == "1"
+    assert suite.get("tests") == str(len(by)) and suite.get("failures") == "0" and suite.get("skipped") == "2"
 
 
 def test_keep_leaves_the_test_objects(stack: Stack) -> None:
@@ -437,3 +437,26 @@ def test_nothing_installed_is_not_a_pass(stack: Stack) -> None:
     code, events, _ = stack.verify()
     assert code == 1 and {c["result"] for c in events[-1]["checks"]} == {"skipped"}
     assert events[-1]["message"].startswith("nothing was verified")
+
+
+def test_nvidia_smi_through_verify_gpu_after_the_validator(stack: Stack) -> None:
+    from kfboot.verify import gpu_pods
+    from tests.gpu.test_verify_gpu_live import NS, node, smi_log
+
+    stack.fk.put(node("gpu-a"))
+    stack.fk.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gpu-operator"}})
+    stack.fk.put({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "nvidia-operator-validator-a", "namespace": "gpu-operator", "labels": {"app": "nvidia-operator-validator"}},
+        "spec": {"nodeName": "gpu-a", "containers": [{"name": "nvidia-operator-validator", "image": "v"}]}})
+    stack.fk.set_job_result(NS, gpu_pods.object_name("smi", "gpu-a"), smi_log())
+    code, events, output = stack.verify("gpu-operator")
+    by = results(events)
+    assert code == 0, output
+    assert by["gpu-operator/validator"]["reason"] == "validator passed on 1 GPU node(s): gpu-a"
+    assert by["gpu-operator/nvidia-smi"]["reason"] == "nvidia-smi passed on gpu-a (8× NVIDIA H100 80GB HBM3)"
+
+    stack.fk.set_job_result(NS, gpu_pods.object_name("smi", "gpu-a"), smi_log(fabric="In Progress"))
+    code, events, _ = stack.verify("gpu-operator/nvidia-smi")
+    out = results(events)["gpu-operator/nvidia-smi"]
+    assert code == 1 and out["reason"].startswith("nvidia-smi failed on gpu-a: ")
+    assert "kfboot verify-gpu" in out["nextStep"]

@@ -19,6 +19,7 @@ import kfboot.cli.platform as platform_commands
 import kfboot.cli.profiles as profiles_commands
 import kfboot.cli.render as render_commands
 import kfboot.cli.verify as verify_commands
+import kfboot.cli.verify_gpu as verify_gpu_commands
 from kfboot.cli.context import GlobalOptions, OutputFormat
 
 GLOBAL_WITH_VALUE = ("--kubeconfig", "--context", "--output", "-o", "--timeout")
@@ -108,6 +109,7 @@ FAMILIES = (
     profiles_commands,  # profiles list | show | validate
     bundle_commands,  # bundle pull | build | images | verify
     doctor_commands,  # doctor
+    verify_gpu_commands,  # verify-gpu (live, or --analyze saved logs)
     verify_commands,  # verify
 )
 for family in FAMILIES:

@@ -1,1 +1,1 @@
-"""Command cores that prove an installed platform works (verify, verify-gpu)."""
+"""Command cores that judge a cluster by running work on it: verify (each component) and verify-gpu."""

@@ -242,6 +242,28 @@ def validator(probe: Probe) -> str:
     return f"validator passed on {len(nodes)} GPU node(s): {', '.join(nodes)}"
 
 
+def nvidia_smi(probe: Probe) -> str:
+    """verify-gpu's nvidia-smi step (no NCCL) on every GPU node: driver, GPUs, ECC, fabric, topology."""
+    from kfboot.errors import KfbootError
+    from kfboot.gpu.profiles import load_profiles
+    from kfboot.verify.gpu_run import LiveOptions, run_verify_gpu
+
+    if probe.settings.no_gpu:
+        raise CheckSkipped("--no-gpu")
+    if not gpu_nodes(probe):
+        raise CheckSkipped(f"no node is labelled {GPU_NODE_LABEL}")
+    options = LiveOptions(skip_nccl=True, keep=probe.settings.keep, timeout=max(30.0, probe.remaining()))
+    try:
+        report = run_verify_gpu(probe.kube, load_profiles([]), options, probe.progress)
+    except KfbootError as exc:
+        raise CheckFailed(exc.message, next_step=exc.hint or "kfboot verify-gpu -v") from None
+    bad = [s for s in report.smi if not s.passed]
+    if bad:
+        raise CheckFailed("nvidia-smi failed on " + "; ".join(f"{s.node}: {s.reason}" for s in bad),
+                          next_step="kfboot verify-gpu for the full report (and NCCL); kfboot doctor")
+    return "nvidia-smi passed on " + ", ".join(f"{s.node} ({s.gpus}× {s.model or 'GPU'})" for s in report.smi)
+
+
 def _failing_init(pod: dict[str, Any]) -> str | None:
     for cs in (pod.get("status") or {}).get("initContainerStatuses") or []:
         if (cs.get("state") or {}).get("terminated", {}).get("exitCode", 1) != 0:
@@ -262,4 +284,6 @@ CHECKS = [
     Check("dex/wrong-password", "dex", "a wrong password is refused", wrong_password, timeout=60),
     Check("gpu-operator/validator", "gpu-operator", "the validator passed on every GPU node", validator,
           timeout=60),
+    Check("gpu-operator/nvidia-smi", "gpu-operator", "nvidia-smi on every GPU node (verify-gpu)", nvidia_smi,
+          needs=("gpu-operator/validator",), timeout=300),
 ]
