@@ -34,11 +34,12 @@ def hoist_global_options(args: list[str]) -> list[str]:
             rest += [arg, *tail]
             break
         if arg.split("=", 1)[0] in GLOBAL_WITH_VALUE:
-            front.append(arg)
-            if "=" not in arg:
-                value = next(tail, None)
-                if value is not None:
-                    front.append(value)
+            value = arg.split("=", 1)[1] if "=" in arg else next(tail, None)
+            mine = [arg] if "=" in arg or value is None else [arg, value]
+            if arg.split("=", 1)[0] in ("--output", "-o") and value not in (None, "text", "json"):
+                rest += mine  # a command's own --output FILE (`kfboot ci github --output …`)
+            else:
+                front += mine
         elif arg in GLOBAL_FLAGS or _is_verbose(arg):
             front.append(arg)
         else:
@@ -365,6 +366,7 @@ def versions(ctx: typer.Context) -> None:
     out = sys.stdout.write
     for name, src in catalog.sources.items():
         out(f"source {name}: {src.repo} {src.version} (commit {src.commit})\n  archive {src.archive}\n")
+    out(f"kind {catalog.kind.version}, node image {catalog.kind.node_image} (`kfboot cluster create`)\n")
     for name, entry in catalog.components.items():
         needs = f" (needs {', '.join(entry.needs)})" if entry.needs else ""
         out(f"\n{name} {entry.default_version}: {entry.title}{needs}\n")
@@ -391,6 +393,9 @@ def _register_subcommands() -> None:
     app.add_typer(profiles_app, name="profiles")
     app.add_typer(render_app, name="render")
     app.add_typer(bundle_app, name="bundle")
+    from kfboot.cli.cluster import ci_app, cluster_app
+    app.add_typer(cluster_app, name="cluster")
+    app.add_typer(ci_app, name="ci")
 
 
 _register_subcommands()
