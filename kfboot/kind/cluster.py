@@ -6,6 +6,7 @@ decides how they look. kind and docker run only through kfboot.tools.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -129,11 +130,18 @@ def wait_nodes_ready(kube: Any, expected: list[str], deadline: float, emit: Emit
     emit({"event": "progress", "step": "nodes", "message": f"{len(expected)}/{len(expected)} nodes Ready"})
 
 
+def kind_kubeconfig(kubeconfig: Path | None) -> Path:
+    """The file kind writes the context to: --kubeconfig, else the first of $KUBECONFIG, else ~/.kube/config."""
+    if kubeconfig is not None:
+        return kubeconfig
+    first = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    return Path(first) if first else Path.home() / ".kube" / "config"
+
+
 def _connect(kubeconfig: Path | None, context: str) -> Any:
     from kfboot.k8s.client import Kube
 
-    kube = Kube.connect(kubeconfig, context)
-    return kube
+    return Kube.connect(kind_kubeconfig(kubeconfig), context)
 
 
 def create(req: CreateRequest, emit: Emit) -> dict[str, Any]:
