@@ -13,7 +13,7 @@ from kfboot.config.catalog import load_catalog
 from kfboot.config.platform import Platform
 from kfboot.errors import EXIT_USAGE, UsageError
 from kfboot.kind import preflight as pf
-from kfboot.kind.gpu_nodes import prune_devices_script, proc_driver_action
+from kfboot.kind.gpu_nodes import proc_driver_action, prune_devices_script
 
 CATALOG = load_catalog()
 GIB = 1024**3
