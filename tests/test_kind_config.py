@@ -167,3 +167,16 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(UsageError, match="--wait"):
         kc.parse_duration(text)
+
+
+def test_versions_shows_the_kind_pins() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from kfboot.cli.app import app
+
+    text = CliRunner().invoke(app, ["versions"])
+    assert f"kind v0.31.0, node image {PINNED}" in text.stdout
+    catalog = json.loads(CliRunner().invoke(app, ["-o", "json", "versions"]).stdout)
+    assert catalog["kind"]["version"] == "v0.31.0" and catalog["kind"]["nodeImage"] == PINNED
