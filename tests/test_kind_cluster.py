@@ -201,6 +201,15 @@ def test_an_existing_cluster_is_checked_and_reused_not_recreated(host: Host) -> 
     assert host.calls("docker")[1] == ["inspect", "--format", "{{.Name}} {{.State.Status}}", *nodes]
     summary = events(result.stdout)[-1]
     assert summary["reused"] is True and summary["nodes"] == nodes
+    assert not [e for e in events(result.stdout) if e["event"] == "warning"]
+
+
+def test_reusing_a_cluster_of_another_size_says_it_is_not_resized(host: Host) -> None:
+    host.exists("kfboot")
+    result = kfboot("cluster", "create", "--workers", "4", IGNORE_HOST_INOTIFY)
+    assert result.exit_code == 0, result.output
+    assert "warning: kind cluster kfboot has 3 nodes, the options ask for 5; kind clusters cannot be resized" \
+        in result.stderr
 
 
 def test_an_existing_cluster_with_a_stopped_node_is_not_used(host: Host) -> None:

@@ -56,6 +56,8 @@ def _emitter(opts: GlobalOptions) -> Any:
                 console.print(f"  fix: {event['fix']}", markup=False, highlight=False)
         elif kind == "progress":
             console.print(f"• {event['message']}", markup=False, highlight=False)
+        elif kind == "warning":
+            console.print(f"warning: {event['message']}", markup=False, highlight=False)
         elif kind == "config":
             sys.stdout.write(event["yaml"])
 

@@ -159,6 +159,10 @@ def create(req: CreateRequest, emit: Emit) -> dict[str, Any]:
         nodes = _check_existing(spec.name)
         emit({"event": "progress", "step": "reuse", "message": f"kind cluster {spec.name} already exists "
               f"({len(nodes)} nodes running); reusing it, not recreating it"})
+        if len(nodes) != len(spec.node_names()):
+            emit({"event": "warning", "message": f"kind cluster {spec.name} has {len(nodes)} nodes, the options ask "
+                  f"for {len(spec.node_names())}; kind clusters cannot be resized: to change it, "
+                  f"`kfboot cluster delete --name {spec.name}` and create it again"})
         tools.run("kind", ["export", "kubeconfig", "--name", spec.name, *_kubeconfig_args(req.kubeconfig)], timeout=60)
     else:
         nodes = spec.node_names()
@@ -178,6 +182,8 @@ def create(req: CreateRequest, emit: Emit) -> dict[str, Any]:
     gpu_nodes: dict[str, Any] = {}
     if req.gpus.wanted:
         gpu_nodes = _setup_gpus(kube, spec, facts.host_gpus, reused, [n for n in nodes if n in spec.gpu_nodes()], emit)
+        if gpu_nodes:  # containerd restarted on those nodes: see them Ready again
+            wait_nodes_ready(kube, nodes, time.monotonic() + req.wait, emit)
     return {"event": "summary", "operation": "cluster-create", "ok": True, "exitCode": 0, "name": spec.name,
             "context": spec.context, "reused": reused, "nodes": nodes, "gpuNodes": gpu_nodes,
             "elapsed": round(time.monotonic() - started, 3)}
