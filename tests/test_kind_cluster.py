@@ -109,6 +109,7 @@ class Host:
         monkeypatch.setenv("PATH", f"{self.bin}{os.pathsep}/usr/bin{os.pathsep}/bin")
         monkeypatch.setenv("KUBECONFIG", str(self.kubeconfig))
         monkeypatch.setenv("KFBOOT_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.delenv("KIND_CLUSTER_NAME", raising=False)
         for tool in ("KIND", "DOCKER"):
             monkeypatch.delenv(f"KFBOOT_{tool}", raising=False)
         (self.state / "docker-info.json").write_text(json.dumps(

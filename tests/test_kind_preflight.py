@@ -222,3 +222,13 @@ def test_device_nodes_of_other_gpus_are_removed() -> None:
     script = prune_devices_script(("2", "3"), host_gpus=4)
     assert "rm -f /dev/nvidia0" in script and "rm -f /dev/nvidia1" in script and "nvidia2" not in script
     assert prune_devices_script(("all",), 8) == "" and prune_devices_script(("0",), 1) == ""
+
+
+def test_cli_help_names_every_check() -> None:
+    from typer.testing import CliRunner
+
+    from kfboot.cli.app import app
+
+    text = " ".join(CliRunner().invoke(app, ["cluster", "create", "--help"], terminal_width=400).stdout.split())
+    for check in pf.CHECKS:
+        assert check in text

@@ -112,7 +112,9 @@ def create(
     wait: str = typer.Option("5m", "--wait", help="How long to wait for every node to be Ready (90s, 5m, 1h)."),
     ignore_preflight_errors: str = typer.Option(
         None, "--ignore-preflight-errors", metavar="CHECK,…|all",
-        help="Go ahead despite these failed checks (reported as ignored), as kubeadm does."),
+        help=("Go ahead despite these failed checks (reported as ignored), as kubeadm does. Checks: Kind, "
+              "KindVersion, Docker, DockerDaemon, InotifyWatches, InotifyInstances, NumCPU, Mem, DiskSpace, "
+              "NvidiaDriver, NvidiaRuntime, NvidiaVolumeMounts.")),
     file: Path = FileOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="Run the preflight and print the kind config; create nothing."),
 ) -> None:
