@@ -23,6 +23,11 @@ cluster_app = typer.Typer(
 )
 ci_app = typer.Typer(help="Continuous-integration files for your repository.", no_args_is_help=True)
 
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(cluster_app, name="cluster")
+    app.add_typer(ci_app, name="ci")
+
 NameOption = typer.Option("kfboot", "--name", "-n", envvar="KIND_CLUSTER_NAME",
                           help="kind cluster name; the kube context is kind-NAME.")
 WorkersOption = typer.Option(None, "--workers", min=0, max=32, help="Worker nodes (default: the pinned 2).")

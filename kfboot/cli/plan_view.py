@@ -58,7 +58,7 @@ def show_plan(opts: GlobalOptions, runner: Any, planned: list[Any], kube: Any) -
     out(f"\n{summary}\n")
 
 
-def show_status(opts: GlobalOptions, runner: Any, planned: list[Any], records: dict[str, Any]) -> None:
+def show_status(opts: GlobalOptions, planned: list[Any], records: dict[str, Any]) -> None:
     rows = []
     for p in planned:
         rec = records.get(p.phase.name)

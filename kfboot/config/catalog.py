@@ -6,13 +6,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from kfboot.yaml_positions import StrictModel
 
 CATALOG_FILE = Path(__file__).resolve().parents[1] / "data" / "catalog.yaml"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+class _Strict(StrictModel):
+    model_config = ConfigDict(frozen=True)  # the catalog is shipped data: strict, and never changed at runtime
 
 
 class SourceEntry(_Strict):
