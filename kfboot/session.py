@@ -83,6 +83,12 @@ class Session:
         kube.preflight()
         return kube
 
+    def unchecked_kube(self) -> Kube:
+        """A client with no preflight, for commands that report an unreachable cluster themselves (doctor)."""
+        if self.offline:
+            raise RuntimeError("an offline session has no cluster")
+        return Kube.connect(self.target.kubeconfig, self.target.context)
+
     @property
     def is_kind(self) -> bool:
         if self.kind is not None:

@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 import kfboot.cli.bundle as bundle_commands
 import kfboot.cli.cluster as cluster_commands
 import kfboot.cli.config as config_commands
+import kfboot.cli.doctor as doctor_commands
 import kfboot.cli.platform as platform_commands
 import kfboot.cli.profiles as profiles_commands
 import kfboot.cli.render as render_commands
@@ -108,6 +109,7 @@ FAMILIES = (
     profiles_commands,  # profiles list | show | validate
     bundle_commands,  # bundle pull | build | images | verify
     cluster_commands,  # cluster create | delete | config; ci github
+    doctor_commands,  # doctor
 )
 for family in FAMILIES:
     family.register(app)
