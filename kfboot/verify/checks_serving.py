@@ -126,8 +126,7 @@ ANNOTATION_MODE = {"Serverless": "Serverless", "RawDeployment": "Standard"}
 def inference_service(name: str, namespace: str, model_uri: str, mode: str) -> dict[str, Any]:
     return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
             "metadata": {"name": name, "namespace": namespace,
-                         "annotations": {"serving.kserve.io/deploymentMode": ANNOTATION_MODE.get(mode, mode),
-                                         "sidecar.istio.io/inject": "true"}},
+                         "annotations": {"serving.kserve.io/deploymentMode": ANNOTATION_MODE.get(mode, mode)}},
             "spec": {"predictor": {"minReplicas": 1, "sklearn": {
                 "storageUri": model_uri,
                 "resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
