@@ -114,12 +114,13 @@ def test_cpu_job_runs_the_whole_lifecycle_in_order() -> None:
     names = [s["name"] for s in job["steps"]]
     assert names == ["Check out", "Set up Python", "Free disk space", "Raise inotify limits",
                      "Install kind ${{ env.KIND_VERSION }}", "Install kfboot", "Preflight", "Create kind cluster",
-                     "Install the platform", "Status", "Verify the platform", "Install again (must change nothing)",
+                     "Install the platform", "Status", "Doctor", "Verify the platform", "Install again (must change nothing)",
                      "Uninstall",
                      "Collect diagnostics", "Upload diagnostics", "Delete kind cluster"]
     steps = {s["name"]: s for s in job["steps"]}
     assert steps["Install kfboot"]["run"] == "python -m pip install ."
     assert steps["Preflight"]["run"] == 'kfboot cluster create --name "$CLUSTER" --dry-run'
+    assert steps["Doctor"]["run"] == 'kfboot doctor --context "kind-$CLUSTER" --junit doctor.xml'
     assert steps["Verify the platform"]["run"] == 'kfboot verify --context "kind-$CLUSTER" --no-gpu --junit verify.xml'
     assert steps["Collect diagnostics"]["if"] == steps["Upload diagnostics"]["if"] == "failure()"
     assert steps["Upload diagnostics"]["with"]["path"] == "diagnostics/"
