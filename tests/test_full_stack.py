@@ -38,7 +38,7 @@ class CertManagerAndOperators:
         while not self.stop.wait(0.05):
             for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
                 for hook in self.fk.list("admissionregistration.k8s.io/v1", kind):
-                    if CA_INJECT not in (hook["metadata"].get("annotations") or {}):
+                    if not any(a.startswith(CA_INJECT) for a in hook["metadata"].get("annotations") or {}):
                         continue
                     if all((w.get("clientConfig") or {}).get("caBundle") for w in hook.get("webhooks") or []):
                         continue

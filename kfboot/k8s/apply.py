@@ -10,7 +10,7 @@ from typing import Any
 
 from kfboot.errors import ClusterError
 from kfboot.k8s.client import Kube
-from kfboot.k8s.manifests import CA_INJECT_ANNOTATION, order_waves, webhook_backends
+from kfboot.k8s.manifests import CA_INJECT_ANNOTATIONS, order_waves, webhook_backends
 from kfboot.k8s.refs import ObjectRef
 from kfboot.k8s.waits import Waiter
 
@@ -108,7 +108,8 @@ class Applier:
 
     def _wait_ca_injected(self, hooks: list[dict[str, Any]], deadline: float, pool: ThreadPoolExecutor) -> None:
         """cert-manager's cainjector fills caBundle asynchronously; calls fail with x509 errors until then."""
-        injected = [h for h in hooks if CA_INJECT_ANNOTATION in ((h.get("metadata") or {}).get("annotations") or {})]
+        injected = [h for h in hooks
+                    if set(CA_INJECT_ANNOTATIONS) & set((h.get("metadata") or {}).get("annotations") or {})]
 
         def wait_one(hook: dict[str, Any]) -> None:
             ref = ObjectRef.of(hook)

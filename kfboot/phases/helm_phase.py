@@ -83,10 +83,24 @@ class HelmPhase:
                 world.namespaces.add(self.namespace)  # helm would create it (--create-namespace)
             applier = Applier(ctx.require_kube(), ctx.waiter(), dry_run=True, progress=ctx.progress, world=world)
             return applier.apply(objects, ctx.deadline).applied
+        chart = self.installable_chart()
+        crds = self._apply_chart_crds(ctx, helm, chart)
         ctx.progress(f"helm upgrade --install {self.release} ({self.chart.name} {self.chart.version})")
-        refs = helm.install_or_upgrade(self.release, self.namespace, self.installable_chart(), self.values,
-                                       timeout=max(1.0, ctx.deadline - ctx.started))
-        return self._with_namespaces(ctx, refs)
+        refs = helm.install_or_upgrade(self.release, self.namespace, chart, self.values,
+                                       timeout=max(1.0, ctx.deadline - ctx.started), skip_crds=True)
+        return sorted(set(crds) | set(self._with_namespaces(ctx, refs)))
+
+    def _apply_chart_crds(self, ctx: PhaseContext, helm: Helm, chart: ChartRef) -> list[ObjectRef]:
+        """The chart's `crds/` the way kfboot applies manifest CRDs: server-side apply, then wait until
+        Established, so the release's custom resources map (Helm 4 does not wait for its own CRDs), and
+        an upgrade updates them (Helm never upgrades `crds/`). Helm then runs with --skip-crds."""
+        from kfboot.k8s.apply import Applier
+
+        crds = helm.chart_crds(chart, self.values, release=self.release, namespace=self.namespace)
+        if not crds:
+            return []
+        applier = Applier(ctx.require_kube(), ctx.waiter(), parallel=ctx.parallel, progress=ctx.progress)
+        return applier.apply(crds, ctx.deadline).applied
 
     def _namespaced(self, ctx: PhaseContext, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """`helm template` leaves metadata.namespace out where the chart does; Helm uses the release's."""
