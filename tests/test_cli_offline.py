@@ -38,7 +38,7 @@ def test_plan_offline_shows_every_phase_with_pinned_version_and_graph() -> None:
         line = next(ln for ln in out.splitlines() if ln.lstrip(" +").startswith(name + " "))
         assert version in line and "install" in line, line
     assert "  1. cert-manager; gpu-operator; kubeflow-namespace; kuberay\n" in out
-    assert "  2. istio ← cert-manager\n" in out
+    assert "  2. istio ← cert-manager, kubeflow-namespace\n" in out
     assert "  3. dex ← istio; kserve ← istio, cert-manager, kubeflow-namespace\n" in out
     assert "  4. kubeflow ← dex, kubeflow-namespace\n" in out
     assert "8 to install" in out

@@ -207,8 +207,10 @@ def plan(
       kfboot plan -f kfboot.yaml --context prod # against a cluster: drift, upgrades, resumes
     """
     from kfboot.cli.plan_view import show_plan
+    from kfboot.phases.ownership import check_phase_ownership
 
     opts, platform, kube, phases = _setup(ctx, file, manifests, bundle, connect=not offline)
+    check_phase_ownership(phases)
     runner = _runner(opts, platform, phases, kube, lambda _e: None)
     planned = runner.plan(offline=offline)
     show_plan(opts, runner, planned, kube)

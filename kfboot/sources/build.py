@@ -201,22 +201,20 @@ def default_helm_values(catalog: Catalog) -> dict[str, tuple[dict[str, Any], str
     return {p.name: (dict(p.values), p.release, p.namespace) for p in phases if isinstance(p, HelmPhase)}
 
 
-def chart_images(dest: Path, pins: list[ChartPin], catalog: Catalog) -> list[str]:
-    """Images of each chart as kfboot would install it (helm template with kfboot's default values)."""
+def chart_objects(dest: Path, pins: list[ChartPin], catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
+    """Each chart's objects as kfboot would install it (helm template with kfboot's default values)."""
     from kfboot.helm import ChartRef, Helm
-    from kfboot.sources.images import images_of
 
     if not pins:
-        return []
+        return {}
     defaults = default_helm_values(catalog)
     helm = Helm(None, None)
-    images: set[str] = set()
+    out: dict[str, list[dict[str, Any]]] = {}
     for pin in pins:
         values, release, namespace = defaults.get(pin.component, ({}, pin.component, pin.component))
-        objects = helm.template(ChartRef(pin.name, pin.version, path=dest / pin.file), values,
-                                release=release, namespace=namespace)
-        images.update(images_of(objects))
-    return sorted(images)
+        out[pin.component] = helm.template(ChartRef(pin.name, pin.version, path=dest / pin.file), values,
+                                           release=release, namespace=namespace)
+    return out
 
 
 def _tool_versions() -> dict[str, str]:
@@ -273,10 +271,12 @@ def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Pa
     try:
         rendered: list[RenderedPath] = []
         images: set[str] = set()
+        parsed: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for name in needed:
             texts = render_all(sources[name].root, [p for p in paths if p[0] == name], progress)
             for (source, rel), text in texts.items():
-                images.update(images_of(parse_manifests(text, f"{source}/{rel}")))
+                parsed[(source, rel)] = parse_manifests(text, f"{source}/{rel}")
+                images.update(images_of(parsed[(source, rel)]))
                 target = tmp / manifest_file(source, rel)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text, encoding="utf-8")
@@ -285,7 +285,12 @@ def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Pa
         for component in helm_components:
             pins.append(package_chart(charts[component], component, catalog, tmp))
             progress(f"packed chart {pins[-1].name} {pins[-1].version}")
-        images.update(chart_images(tmp, pins, catalog))
+        charted = chart_objects(tmp, pins, catalog)
+        images.update(i for objects in charted.values() for i in images_of(objects))
+        from kfboot.sources.catalog_check import catalog_phases, require_ownership
+
+        require_ownership(catalog_phases(catalog, lambda s, p: parsed[(s, p.strip("/"))], charted),
+                          "bundle build")
         files = [FileEntry(path=p.relative_to(tmp).as_posix(), sha256=sha256_file(p), size=p.stat().st_size)
                  for p in sorted(tmp.rglob("*")) if p.is_file()]
         index = BundleIndex(
