@@ -240,8 +240,10 @@ def install(
       kfboot install --bundle ./kf-bundle --context prod --yes   # air-gapped
     """
     from kfboot.cli.ui import Reporter
+    from kfboot.phases.external import preflight_external
 
     opts, platform, kube, phases = _setup(ctx, file, manifests, bundle)
+    preflight_external(kube, platform)  # before anything is written
     if not dry_run:
         _confirm(opts, kube, "install into")
     with Reporter(opts, _rows(phases)) as reporter:
@@ -270,10 +272,15 @@ def uninstall(
     file: Path = FileOption,
     purge_crds: bool = typer.Option(False, "--purge-crds", help="Also delete CRDs (and every custom resource of them)."),
     force: bool = typer.Option(False, "--force", help="Strip finalizers of objects still stuck when --timeout runs out."),
+    with_dependents: bool = typer.Option(False, "--with-dependents",
+                                         help="Also remove installed phases that need the named ones (first)."),
     manifests: Path = ManifestsOption,
     bundle: Path = BundleOption,
 ) -> None:
     """Remove installed phases in reverse dependency order and wait until their objects are gone.
+
+    A named phase that installed phases still need (e.g. istio while dex, kserve or kubeflow are
+    installed) is refused unless --with-dependents.
 
     Webhook configurations go first so they cannot block other deletions; CRDs stay unless
     --purge-crds; objects stuck on finalizers are reported (with the finalizers) and left alone
@@ -282,6 +289,7 @@ def uninstall(
     \b
     Examples:
       kfboot uninstall kserve --context prod --yes      # one phase (and nothing it needs)
+      kfboot uninstall istio --with-dependents --yes    # istio and dex, kserve, kubeflow
       kfboot uninstall --context kind-kfboot --purge-crds
     """
     from kfboot.cli.ui import Reporter
@@ -290,7 +298,7 @@ def uninstall(
     _confirm(opts, kube, "uninstall from")
     with Reporter(opts, _rows(phases, reverse=True)) as reporter:
         runner = _runner(opts, platform, phases, kube, reporter, purge_crds=purge_crds, force=force)
-        summary = runner.uninstall(phases_to_remove or None)
+        summary = runner.uninstall(phases_to_remove or None, with_dependents=with_dependents)
     _finish(opts, summary)
 
 

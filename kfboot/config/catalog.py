@@ -62,6 +62,13 @@ class Gate(_Strict):
     condition: ConditionGate | None = None
 
 
+class Presence(_Strict):
+    """What must exist for a component installed outside kfboot (`external: true`) to count as there."""
+
+    crds: list[str] = Field(default_factory=list)  # Established CRDs
+    endpoints: list[EndpointsGate] = Field(default_factory=list)  # Services with a ready endpoint (webhooks)
+
+
 class ComponentEntry(_Strict):
     title: str
     needs: list[str] = Field(default_factory=list)
@@ -69,6 +76,7 @@ class ComponentEntry(_Strict):
     helm: HelmEntry | None = None
     manifests: ManifestEntry | None = None
     gates: list[Gate] = Field(default_factory=list)
+    presence: Presence = Field(default_factory=Presence)
     # implicit components (no config of their own) are installed when any of these is enabled
     enabled_with: list[str] = Field(default_factory=list, alias="enabledWith")
 

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from kfboot.config.catalog import Catalog, ComponentEntry, load_catalog
-from kfboot.config.platform import DexComponent, HelmComponent, KServeComponent, KubeflowComponent, Platform
+from kfboot.config.platform import (
+    DexComponent,
+    HelmComponent,
+    KServeComponent,
+    KubeflowComponent,
+    Platform,
+    installs,
+)
 from kfboot.engine.phase import Phase
 from kfboot.helm import ChartRef
 from kfboot.phases.helm_phase import HelmPhase
@@ -80,13 +87,8 @@ def _helm_phase(name: str, entry: ComponentEntry, comp: HelmComponent) -> HelmPh
     assert helm is not None
     chart = ChartRef(name=helm.chart, version=comp.version or helm.version, repo=helm.repo)
     return HelmPhase(name=name, title=entry.title, chart=chart, release=helm.release, namespace=helm.namespace,
-                     values=dict(comp.values), needs=tuple(entry.needs), enabled=comp.enabled, gates=list(entry.gates))
-
-
-def _enabled(entry: ComponentEntry, comp: Any, platform: Platform) -> bool:
-    if comp is not None:
-        return bool(comp.enabled)
-    return any(getattr(platform.components.get(other), "enabled", False) for other in entry.enabled_with)
+                     values=dict(comp.values), needs=tuple(entry.needs), enabled=comp.enabled and not comp.external,
+                     gates=list(entry.gates))
 
 
 def _manifest_phase(name: str, entry: ComponentEntry, platform: Platform, catalog: Catalog,
@@ -111,7 +113,7 @@ def _manifest_phase(name: str, entry: ComponentEntry, platform: Platform, catalo
                         root=options.manifests_root)
     transforms = [_dex_initial_user(comp)] if isinstance(comp, DexComponent) else []
     return ManifestPhase(name=name, title=entry.title, source=tree, version=entry.default_version,
-                         needs=tuple(entry.needs), enabled=_enabled(entry, comp, platform), gates=list(entry.gates), settings=settings,
+                         needs=tuple(entry.needs), enabled=installs(platform, catalog, name), gates=list(entry.gates), settings=settings,
                          transforms=transforms)
 
 
