@@ -244,6 +244,9 @@ def install(
 
     opts, platform, kube, phases = _setup(ctx, file, manifests, bundle)
     preflight_external(kube, platform)  # before anything is written
+    from kfboot.sources.phase_sources import prefetch_cache_bundle
+
+    prefetch_cache_bundle(phases)
     if not dry_run:
         _confirm(opts, kube, "install into")
     with Reporter(opts, _rows(phases)) as reporter:

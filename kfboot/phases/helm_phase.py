@@ -50,9 +50,17 @@ class HelmPhase:
         return self.chart.version
 
     def digest(self) -> str:
-        chart_id: Any = {"name": self.chart.name, "version": self.chart.version, "repo": self.chart.repo}
-        if self.chart.path is not None:
-            chart_id["files"] = _tree_digest(self.chart.path)
+        """From the chart's content where it is on this machine (a bundle's or the cache's .tgz, a local
+        chart), so the same chart and values give the same digest wherever they came from."""
+        chart_id: Any = {"name": self.chart.name, "version": self.chart.version}
+        path = self.chart.path
+        if path is None and self.resolve_chart is not None:
+            peek = getattr(self.resolve_chart, "peek", None)
+            path = peek() if callable(peek) else None
+        if path is not None:
+            chart_id["content"] = chart_content_digest(path)
+        else:
+            chart_id["repo"] = self.chart.repo
         payload = json.dumps({"chart": chart_id, "values": self.values, "release": self.release,
                               "namespace": self.namespace}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
@@ -143,13 +151,27 @@ def _is_namespaced(ctx: PhaseContext, api_version: str, kind: str) -> bool:
         return False
 
 
-def _tree_digest(path: Any) -> str:
+def chart_content_digest(path: Any) -> str:
+    """The files of a chart (directory or .tgz), by path below the chart's top directory: archive
+    metadata (timestamps, owners), Chart.yaml's layout and where the chart lies do not count."""
+    import tarfile
     from pathlib import Path
 
     root = Path(path)
+    files: list[tuple[str, bytes]] = []
+    if root.is_dir():
+        files = [(p.relative_to(root).as_posix(), p.read_bytes()) for p in root.rglob("*") if p.is_file()]
+    else:
+        with tarfile.open(root) as tar:
+            for member in tar.getmembers():
+                handle = tar.extractfile(member) if member.isfile() else None
+                if handle is not None:
+                    files.append((member.name.split("/", 1)[-1], handle.read()))
     digest = hashlib.sha256()
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-    for f in files:
-        digest.update(str(f.relative_to(root) if root.is_dir() else f.name).encode())
-        digest.update(f.read_bytes())
+    for name, data in sorted(files):
+        if name == "Chart.yaml":  # `helm package` rewrites it (key order, line wrapping): its data counts
+            import yaml
+
+            data = json.dumps(yaml.safe_load(data), sort_keys=True, default=str).encode()
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     return digest.hexdigest()

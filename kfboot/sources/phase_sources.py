@@ -118,7 +118,13 @@ class CachedUpstream:
         return f"{self.name} {self.version} ({self.commit[:12]}, cached bundle): " + ", ".join(self.paths)
 
     def fingerprint(self) -> str:
-        # the same as UpstreamTree's: the pin identifies the content; no download to plan
+        """From content, the same as the same bundle given as `--bundle`, once the cache holds it; before
+        that (a plan that must not download) the pin identifies the content."""
+        from kfboot.sources.bundle import INDEX_FILE
+
+        cached = cache_bundle_dir()
+        if (cached / INDEX_FILE).is_file():
+            return BundleManifests(cached, self.name, self.paths).fingerprint()
         return hashlib.sha256(f"{self.name}|{self.commit}|{'|'.join(self.paths)}".encode()).hexdigest()
 
     def render(self) -> list[dict[str, Any]]:
@@ -172,12 +178,45 @@ def _is_default_version(phase: Any) -> bool:
     return bool(entry and entry.helm and entry.helm.version == phase.chart.version)
 
 
-def _cached_chart(component: str, chart: Any) -> Any:
+@dataclass(frozen=True)
+class CachedChart:
     """A resolver for the verified .tgz of `chart` in the cache bundle (pulled on first call)."""
-    from kfboot.helm import ChartRef
 
-    def resolve() -> ChartRef:
-        path = bundle_chart_path(ensure_cache_bundle(), component, chart.version)
-        return ChartRef(chart.name, chart.version, path=path)
+    component: str
+    chart: Any
 
-    return resolve
+    def __call__(self) -> Any:
+        from kfboot.helm import ChartRef
+
+        path = bundle_chart_path(ensure_cache_bundle(), self.component, self.chart.version)
+        return ChartRef(self.chart.name, self.chart.version, path=path)
+
+    def peek(self) -> Path | None:
+        """The cached .tgz if the cache already holds it (never downloads: for digests)."""
+        from kfboot.sources.bundle import INDEX_FILE
+
+        root = cache_bundle_dir()
+        if not (root / INDEX_FILE).is_file():
+            return None
+        bundle = _open(root)
+        found = [c for c in bundle.index.charts if c.component == self.component and c.version == self.chart.version]
+        return root / found[0].file if found else None
+
+
+def _cached_chart(component: str, chart: Any) -> Any:
+    return CachedChart(component, chart)
+
+
+def prefetch_cache_bundle(phases: list[Any]) -> None:
+    """Pull the cache bundle now if an enabled phase will read it: its digests then come from content
+    from the first install on (the same as `--bundle` of the same bundle), not from the pins."""
+    from kfboot.phases.helm_phase import HelmPhase
+    from kfboot.phases.manifest_phase import ManifestPhase
+
+    for phase in phases:
+        if not phase.enabled:
+            continue
+        if (isinstance(phase, ManifestPhase) and isinstance(phase.source, CachedUpstream)) or \
+                (isinstance(phase, HelmPhase) and isinstance(phase.resolve_chart, CachedChart)):
+            ensure_cache_bundle()
+            return
