@@ -192,7 +192,7 @@ class CachedChart:
         return ChartRef(self.chart.name, self.chart.version, path=path)
 
     def peek(self) -> Path | None:
-        """The cached .tgz if the cache already holds it (never downloads: for digests)."""
+        """The cached, verified .tgz if the cache already holds it (never downloads: for digests)."""
         from kfboot.sources.bundle import INDEX_FILE
 
         root = cache_bundle_dir()
@@ -200,7 +200,7 @@ class CachedChart:
             return None
         bundle = _open(root)
         found = [c for c in bundle.index.charts if c.component == self.component and c.version == self.chart.version]
-        return root / found[0].file if found else None
+        return bundle.verify_file(found[0].file) if found else None  # a tampered chart fails here, by name
 
 
 def _cached_chart(component: str, chart: Any) -> Any:
