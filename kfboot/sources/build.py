@@ -246,6 +246,7 @@ def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Pa
     from kfboot import __version__
     from kfboot.k8s.manifests import parse_manifests
     from kfboot.sources.images import images_of
+    from kfboot.sources.known_password import scrub
 
     catalog = catalog or load_catalog()
     _prepare_target(out, force)
@@ -275,6 +276,7 @@ def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Pa
         for name in needed:
             texts = render_all(sources[name].root, [p for p in paths if p[0] == name], progress)
             for (source, rel), text in texts.items():
+                text = scrub(text)  # upstream's well-known Dex password hash never enters a bundle
                 parsed[(source, rel)] = parse_manifests(text, f"{source}/{rel}")
                 images.update(images_of(parsed[(source, rel)]))
                 target = tmp / manifest_file(source, rel)

@@ -54,8 +54,11 @@ def render_phase(phase: Any, helm_factory: Callable[[], Any]) -> tuple[dict[str,
         entry.update(kind="helm", chart=phase.chart.describe(), release=f"{phase.namespace}/{phase.release}")
     elif isinstance(phase, ManifestPhase):
         objects = phase.source.render()
+        for transform in phase.transforms:  # what a transform sets at install is left out (e.g. a password)
+            objects = getattr(transform, "for_render", lambda o: o)(objects)
         entry.update(kind="manifests", source=phase.source.describe())
         later = [line for t in phase.transforms if (line := getattr(t, "describe", lambda: None)())]
+        later += [line for t in phase.transforms for line in getattr(t, "render_notes", lambda: [])()]
         if later:
             entry["atInstall"] = later  # transforms that read the cluster (never rendered: may hold secrets)
     elif hasattr(phase, "configmaps"):
@@ -64,7 +67,9 @@ def render_phase(phase: Any, helm_factory: Callable[[], Any]) -> tuple[dict[str,
     else:
         objects = []
         entry.update(kind=type(phase).__name__, atInstall=["this phase works against the live cluster only"])
-    files["manifests.yaml"] = dump_objects(objects)
+    from kfboot.sources.known_password import scrub
+
+    files["manifests.yaml"] = scrub(dump_objects(objects))  # never upstream's well-known Dex login
     entry["objects"] = len(objects)
     entry["files"] = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in files.items()}
     return files, entry
