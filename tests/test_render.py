@@ -19,7 +19,8 @@ from kfboot.phases.helm_phase import HelmPhase
 from kfboot.phases.manifest_phase import ManifestPhase
 from tests.bed import MANIFESTS, bundle_build_args
 
-ALL = ["gpu-operator", "cert-manager", "istio", "dex", "kubeflow-namespace", "kubeflow", "kuberay", "kserve"]
+ALL = ["gpu-operator", "cert-manager", "istio", "dex", "kubeflow-namespace", "kubeflow", "kuberay", "kserve",
+       "kuberay-roles"]
 
 
 @pytest.fixture(autouse=True)

@@ -44,7 +44,24 @@ def build_phases(platform: Platform, options: BuildOptions | None = None, catalo
     from kfboot.sources.phase_sources import use_bundle_sources
 
     phases = use_bundle_sources(phases, options.bundle, local_tree=options.manifests_root is not None)
-    return _with_gpu_sharing(platform, phases)
+    return _with_kuberay_roles(_with_gpu_sharing(platform, phases))
+
+
+KUBERAY_ROLES = Path(__file__).resolve().parents[1] / "data" / "manifests" / "kuberay-kubeflow-roles.yaml"
+
+
+def _with_kuberay_roles(phases: list[Phase]) -> list[Phase]:
+    """KubeRay inside Kubeflow: profile users get Ray rights through Kubeflow's aggregated roles
+    (kubeflow-kuberay-admin/edit/view), as upstream's experimental Ray integration grants them."""
+    enabled = {p.name for p in phases if p.enabled}
+    if not {"kuberay", "kubeflow"} <= enabled:
+        return phases
+    from kfboot.phases.sources import LocalManifests
+
+    kuberay = next(p for p in phases if p.name == "kuberay")
+    roles = ManifestPhase(name="kuberay-roles", title="Ray rights for Kubeflow users", source=LocalManifests((KUBERAY_ROLES,)),
+                          version=kuberay.version, needs=("kubeflow", "kuberay"))
+    return [*phases, roles]
 
 
 def _with_gpu_sharing(platform: Platform, phases: list[Phase]) -> list[Phase]:

@@ -66,7 +66,8 @@ class HelmPhase:
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def describe(self) -> list[str]:
-        lines = [f"helm install/upgrade release {self.namespace}/{self.release} from {self.chart.describe()}"]
+        lines = [f"helm install/upgrade release {self.namespace}/{self.release} from {self.chart.describe()}",
+                 f"the operator runs in namespace {self.namespace} (created if missing)"]
         if self.values:
             lines.append(f"with {len(self.values)} top-level value override(s): {', '.join(sorted(self.values))}")
         return lines + [f"then wait for {describe_gate(g)}" for g in self.gates]
