@@ -93,11 +93,16 @@ class HelmPhase:
             applier = Applier(ctx.require_kube(), ctx.waiter(), dry_run=True, progress=ctx.progress, world=world)
             return applier.apply(objects, ctx.deadline).applied
         chart = self.installable_chart()
+        namespace = ObjectRef("v1", "Namespace", self.namespace)
+        # Helm creates the release namespace (--create-namespace) but never lists or deletes it: kfboot
+        # owns it when it did not exist before kfboot's first install, and uninstall removes it
+        ours = (ctx.record is not None and namespace in ctx.record.inventory) or \
+            ctx.require_kube().get_ref(namespace) is None
         crds = self._apply_chart_crds(ctx, helm, chart)
         ctx.progress(f"helm upgrade --install {self.release} ({self.chart.name} {self.chart.version})")
         refs = helm.install_or_upgrade(self.release, self.namespace, chart, self.values,
                                        timeout=max(1.0, ctx.deadline - ctx.started), skip_crds=True)
-        return sorted(set(crds) | set(self._with_namespaces(ctx, refs)))
+        return sorted(set(crds) | set(self._with_namespaces(ctx, refs)) | ({namespace} if ours else set()))
 
     def _apply_chart_crds(self, ctx: PhaseContext, helm: Helm, chart: ChartRef) -> list[ObjectRef]:
         """The chart's `crds/` the way kfboot applies manifest CRDs: server-side apply, then wait until
