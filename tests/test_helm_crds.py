@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
+from kfboot.engine.services import Services
 from kfboot.helm import ChartRef, Helm
-from kfboot.phases.helm_phase import HelmPhase
+from kfboot.phases.helm_phase import HELM, HelmPhase
 from tests.bed import CHARTS, connect, runner
 from tests.test_helm_phase import HELMS
 
@@ -36,7 +37,7 @@ def helm_bin(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
 
 def _install(fake_kube: Any, tmp_path: Path, helm_bin: Path, chart_dir: Path, values: dict[str, Any]) -> Any:
     kube = connect(fake_kube, tmp_path)
-    services = {"helm_factory": lambda: Helm(tmp_path / "kubeconfig", "kind-fake", executable=str(helm_bin))}
+    services = Services({HELM: lambda: Helm(tmp_path / "kubeconfig", "kind-fake", executable=str(helm_bin))})
     phase = HelmPhase("gpu-operator", "GPU Operator", ChartRef("gpu-operator", "v26.7.0", path=chart_dir),
                       "gpu-operator", "gpu-operator", values=values)
     return runner(kube, [phase], services=services).install()

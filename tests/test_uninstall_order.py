@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kfboot.engine.services import Services
 from kfboot.helm import ChartRef, Helm
 from kfboot.k8s.refs import ObjectRef
-from kfboot.phases.helm_phase import HelmPhase
+from kfboot.phases.helm_phase import HELM, HelmPhase
 from kfboot.phases.manifest_phase import ManifestPhase
-from kfboot.phases.sources import LocalManifests
+from kfboot.sources.manifests import LocalManifests
 from tests.bed import PHASES, connect, runner
 from tests.test_helm_phase import CHART, HELMS
 
@@ -70,9 +71,9 @@ def _helm_phase() -> HelmPhase:
     return HelmPhase("demo", "Demo chart", ChartRef("demo", "0.1.0", path=CHART), "demo", "demo-ns")
 
 
-def _services(tmp_path: Path) -> dict[str, Any]:
+def _services(tmp_path: Path) -> Services:
     helm = HELMS["helm4"]
-    return {"helm_factory": lambda: Helm(tmp_path / "kubeconfig", "kind-fake", executable=str(helm))}
+    return Services({HELM: lambda: Helm(tmp_path / "kubeconfig", "kind-fake", executable=str(helm))})
 
 
 def test_uninstall_removes_the_namespace_helm_created_and_keeps_one_that_existed(

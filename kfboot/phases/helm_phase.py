@@ -10,21 +10,19 @@ from typing import Any
 
 from kfboot.config.catalog import Gate
 from kfboot.engine.phase import PhaseContext, Problem
+from kfboot.engine.services import Service, Services
 from kfboot.helm import ChartRef, Helm
 from kfboot.k8s.refs import ObjectRef
-from kfboot.phases.gates import check_gates, describe_gate, wait_gates
-from kfboot.phases.inventory import check_inventory, wait_inventory
+from kfboot.phases.gates import check_gates, describe_gate, wait_ready
+from kfboot.phases.inventory import check_inventory, dry_run_world, remove_inventory, waiter
+from kfboot.phases.render import Rendering
+
+# One Helm client per run, built on first use (constructing it runs `helm version`); the session provides it.
+HELM: Service[Helm] = Service("helm")
 
 
 def helm_from(ctx: PhaseContext) -> Helm:
-    """One Helm client per run, built on first use (constructing it runs `helm version`)."""
-    factory = ctx.services.get("helm_factory")
-    helm = ctx.services.get("helm")
-    if helm is None:
-        if factory is None:
-            raise RuntimeError("no helm_factory service was configured")
-        helm = ctx.services["helm"] = factory()
-    return helm
+    return ctx.services.get(HELM)
 
 
 @dataclass
@@ -85,12 +83,11 @@ class HelmPhase:
                                     namespace=self.namespace)
             objects = self._namespaced(ctx, objects)
             from kfboot.k8s.apply import Applier
-            from kfboot.phases.inventory import dry_run_world
 
             world = dry_run_world(ctx)
             if ctx.require_kube().get("v1", "Namespace", self.namespace) is None:
                 world.namespaces.add(self.namespace)  # helm would create it (--create-namespace)
-            applier = Applier(ctx.require_kube(), ctx.waiter(), dry_run=True, progress=ctx.progress, world=world)
+            applier = Applier(ctx.require_kube(), waiter(ctx), dry_run=True, progress=ctx.progress, world=world)
             return applier.apply(objects, ctx.deadline).applied
         chart = self.installable_chart()
         namespace = ObjectRef("v1", "Namespace", self.namespace)
@@ -113,7 +110,7 @@ class HelmPhase:
         crds = helm.chart_crds(chart, self.values, release=self.release, namespace=self.namespace)
         if not crds:
             return []
-        applier = Applier(ctx.require_kube(), ctx.waiter(), parallel=ctx.parallel, progress=ctx.progress)
+        applier = Applier(ctx.require_kube(), waiter(ctx), parallel=ctx.parallel, progress=ctx.progress)
         return applier.apply(crds, ctx.deadline).applied
 
     def _namespaced(self, ctx: PhaseContext, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -135,17 +132,21 @@ class HelmPhase:
         return sorted(placed)
 
     def wait(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> None:
-        wait_inventory(ctx, inventory)
-        wait_gates(ctx, self.gates)
+        wait_ready(ctx, inventory, self.gates)
+
+    def render(self, services: Services) -> Rendering:
+        """`helm template` of the chart with kfboot's values, and those values as values.yaml."""
+        import yaml
+
+        objects = services.get(HELM).template(self.chart, self.values, release=self.release, namespace=self.namespace)
+        values = yaml.safe_dump(self.values, sort_keys=True) if self.values else "{}\n"
+        entry = {"kind": "helm", "chart": self.chart.describe(), "release": f"{self.namespace}/{self.release}"}
+        return Rendering(objects, entry, {"values.yaml": values})
 
     def uninstall(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[str]:
-        from kfboot.k8s.apply import delete_objects
-
         helm_from(ctx).uninstall(self.release, self.namespace, timeout=max(1.0, ctx.timeout))
         # Helm deletes asynchronously and leaves CRDs; wait for the rest to be gone and report leftovers
-        refs = [r for r in inventory if ctx.purge_crds or r.kind != "CustomResourceDefinition"]
-        return delete_objects(ctx.require_kube(), ctx.waiter(), refs, ctx.deadline, parallel=ctx.parallel,
-                              progress=ctx.progress, force=ctx.force)
+        return remove_inventory(ctx, inventory)
 
 
 def _is_namespaced(ctx: PhaseContext, api_version: str, kind: str) -> bool:
