@@ -117,10 +117,19 @@ class KindPins(_Strict):
     footprint: KindFootprints
 
 
+class NotIncluded(_Strict):
+    """Something upstream's example installs that kfboot does not, and why (said by `kfboot versions`)."""
+
+    title: str
+    path: str  # where it lives in the upstream tree
+    reason: str
+
+
 class Catalog(_Strict):
     sources: dict[str, SourceEntry]
     kind: KindPins
     components: dict[str, ComponentEntry]
+    not_included: dict[str, NotIncluded] = Field(default_factory=dict, alias="notIncluded")
 
 
 @lru_cache(maxsize=1)
