@@ -341,3 +341,31 @@ def test_plan_offline_from_bundle_and_default_cache_needs_no_download(built: Pat
         result = CliRunner().invoke(app, ["-o", "json", "plan", "--offline", *extra])
         assert result.exit_code == 0, result.output
     assert not (tmp_path / "cache").exists()
+
+
+def test_an_unresolvable_remote_base_is_named_with_kustomizes_error_not_its_warning() -> None:
+    from kfboot.sources.build import kustomize_error
+
+    output = ("kustomize build of applications/pipeline/overlays failed: "
+              "# Warning: 'vars' is deprecated. Please use 'replacements' instead. [EXPERIMENTAL] Run "
+              "'kustomize edit fix' to update your Kustomization automatically.\n"
+              "error: accumulating resources: accumulation err='accumulating resources from "
+              "'https://github.com/argoproj/argo-workflows/manifests/base?ref=v3.7.3': URL is a git repository': "
+              "git cmd = '/usr/bin/git fetch --depth=1 origin v3.7.3': exit status 128\n")
+    assert kustomize_error(output).startswith("error: accumulating resources")
+    assert kustomize_error("# Warning: 'vars' is deprecated\n") == "# Warning: 'vars' is deprecated"
+
+
+def test_a_devel_chart_is_refused_first_with_what_to_do(tmp_path: Path) -> None:
+    devel = Path(shutil.copytree(CHARTS["gpu-operator"], tmp_path / "gpu-operator"))
+    meta = yaml.safe_load((devel / "Chart.yaml").read_text())
+    (devel / "Chart.yaml").write_text(yaml.safe_dump({**meta, "version": "v26.7.0-rc.2"}))
+    broken_tree = tmp_path / "tree"  # would fail to render: the chart check must come first
+    broken_tree.mkdir()
+
+    result = CliRunner().invoke(app, ["bundle", "build", str(tmp_path / "out"), "--manifests", str(broken_tree),
+                                      "--chart", f"gpu-operator={devel}", "--chart", f"kuberay={CHARTS['kuberay']}"])
+
+    assert result.exit_code == 2
+    assert "gpu-operator version 'v26.7.0-rc.2' is not pinned (pinned: v26.7.0, v26.3.3) and is a pre-release" in result.output
+    assert "without --devel" in result.output and "not a kustomize directory" not in result.output

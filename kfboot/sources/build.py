@@ -105,10 +105,18 @@ def render_path(root: Path, source: str, rel: str) -> str:
     except KfbootError as exc:
         remote = remote_bases(path)
         if remote:
-            first = exc.message.splitlines()[0][:300]
             raise KfbootError(f"{source}/{rel}: remote kustomize bases cannot be resolved offline: "
-                              f"{', '.join(remote)} ({first})") from None
+                              f"{', '.join(remote)} ({kustomize_error(exc.message)[:300]})") from None
         raise
+
+
+def kustomize_error(message: str) -> str:
+    """The line of kustomize's output that says what failed, not a deprecation warning before it
+    (kubeflow/manifests' pipeline tree prints "# Warning: 'vars' is deprecated" first)."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    meaningful = [ln for ln in lines if not ln.lstrip("# ").lower().startswith("warning")]
+    errors = [ln for ln in meaningful if "error" in ln.lower()]
+    return (errors or meaningful or lines or [""])[0]
 
 
 def render_all(root: Path, paths: list[tuple[str, str]], progress: Progress) -> dict[tuple[str, str], str]:
@@ -159,10 +167,9 @@ def chart_metadata(path: Path) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def package_chart(path: Path, component: str, catalog: Catalog, dest: Path) -> ChartPin:
-    """Copy a .tgz or `helm package` a directory into dest/charts, checking it is the pinned chart."""
-    from kfboot import tools
-
+def check_chart(path: Path, component: str, catalog: Catalog) -> tuple[str, str]:
+    """(name, version) of a `--chart` if it is the chart and a version the catalog pins; checked for
+    every chart before anything is rendered, so a wrong chart fails in seconds, not after kustomize."""
     helm = catalog.components[component].helm
     assert helm is not None
     if not path.exists():
@@ -172,8 +179,21 @@ def package_chart(path: Path, component: str, catalog: Catalog, dest: Path) -> C
     if name != helm.chart:
         raise ConfigError([f"--chart {component}={path}: chart is {name!r}, the catalog pins {helm.chart!r}"])
     if version not in helm.versions:
-        raise ConfigError([f"--chart {component}={path}: {name} version {version!r} is not pinned "
-                           f"(pinned: {', '.join(helm.versions)})"])
+        devel = "-" in version.lstrip("v")  # semver pre-release: what `helm pull --devel` fetches
+        raise ConfigError(
+            [f"--chart {component}={path}: {name} version {version!r} is not pinned (pinned: {', '.join(helm.versions)})"
+             + (" and is a pre-release (-devel) chart" if devel else "")],
+            hint=(f"kfboot pins released charts only: fetch one with `helm pull {helm.chart} --repo {helm.repo} "
+                  f"--version {helm.version}` (without --devel)") if devel else
+                 f"fetch a pinned version: `helm pull {helm.chart} --repo {helm.repo} --version {helm.version}`")
+    return name, version
+
+
+def package_chart(path: Path, component: str, catalog: Catalog, dest: Path) -> ChartPin:
+    """Copy a .tgz or `helm package` a directory into dest/charts, checking it is the pinned chart."""
+    from kfboot import tools
+
+    name, version = check_chart(path, component, catalog)
     rel = chart_file(name, version)
     target = dest / rel
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -294,6 +314,8 @@ def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Pa
     catalog = catalog or load_catalog()
     _prepare_target(out, force)
     helm_components = _check_inputs(catalog, sources, charts)
+    for component in helm_components:  # chart versions first: seconds, before minutes of kustomize
+        check_chart(charts[component], component, catalog)
     needed = sorted({s for s, _ in catalog_paths(catalog)})
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
