@@ -369,3 +369,27 @@ def test_a_devel_chart_is_refused_first_with_what_to_do(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "gpu-operator version 'v26.7.0-rc.2' is not pinned (pinned: v26.7.0, v26.3.3) and is a pre-release" in result.output
     assert "without --devel" in result.output and "not a kustomize directory" not in result.output
+
+
+def test_bundle_build_with_a_platform_builds_only_what_it_installs(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    tree = Path(shutil.copytree(MANIFESTS, tmp_path / "tree"))
+    shutil.copytree(REMOTE / "applications", tree / "applications", dirs_exist_ok=True)  # pipelines: remote base
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    config = tmp_path / "kfboot.yaml"
+    config.write_text("apiVersion: kfboot.io/v1alpha1\nkind: Platform\ncomponents:\n"
+                      "  gpu-operator: {enabled: false}\n"
+                      "  kubeflow: {apps: [central-dashboard, profiles, notebooks]}\n"
+                      "  kserve: {deploymentMode: RawDeployment}\n")
+
+    result = CliRunner().invoke(app, ["bundle", "build", str(tmp_path / "out"), "--manifests", str(tree),
+                                      "-f", str(config), "--chart", f"kuberay={CHARTS['kuberay']}"])
+
+    assert result.exit_code == 0, result.output
+    index = yaml.safe_load((tmp_path / "out" / "bundle.yaml").read_text())
+    paths = {m["path"] for m in index["manifests"]}
+    assert "applications/pipeline/overlays" not in paths and "applications/profiles/pss" in paths
+    assert "common/knative/knative-serving/overlays/gateways" not in paths  # RawDeployment: no Knative
+    assert "common/oauth2-proxy/overlays/m2m-dex-and-kind" in paths  # kind is decided at install
+    assert [c["component"] for c in index["charts"]] == ["kuberay"]

@@ -15,11 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kfboot.config.catalog import Catalog, load_catalog
 from kfboot.errors import ConfigError, KfbootError, UsageError
 from kfboot.k8s.waits import Progress
+
+if TYPE_CHECKING:
+    from kfboot.config.platform import Platform
 from kfboot.sources.bundle import (
     INDEX_FILE,
     BundleIndex,
@@ -44,18 +47,33 @@ class SourceTree:
     archive_sha256: str | None = None  # set by `pull`, which downloaded and hashed the archive
 
 
-def catalog_paths(catalog: Catalog) -> list[tuple[str, str]]:
-    """Every (source, kustomize path) any platform config could select, in catalog order, once each."""
+def catalog_paths(catalog: Catalog, platform: Platform | None = None) -> list[tuple[str, str]]:
+    """Every (source, kustomize path) any platform config could select, in catalog order, once each;
+    with a platform, only what it installs (its apps, Serverless paths if chosen, kind variants)."""
+    from kfboot.config.platform import KServeComponent, KubeflowComponent, installs
+
     seen: dict[tuple[str, str], None] = {}
-    for entry in catalog.components.values():
+    for name, entry in catalog.components.items():
         spec = entry.manifests
-        if spec is None:
+        if spec is None or (platform is not None and not installs(platform, catalog, name)):
             continue
-        paths = [*spec.serverless_paths, *spec.paths, *(p for app in spec.apps.values() for p in app),
-                 *spec.kind_paths.values()]
+        comp = platform.components.get(name) if platform is not None else None
+        apps = [a for a in spec.apps if not isinstance(comp, KubeflowComponent) or a in comp.apps]
+        serverless = spec.serverless_paths if not isinstance(comp, KServeComponent) or \
+            comp.deployment_mode == "Serverless" else []
+        paths = [*serverless, *spec.paths, *(p for app in apps for p in spec.apps[app])]
+        paths += [spec.kind_paths[p] for p in paths if p in spec.kind_paths]
         for p in paths:
             seen.setdefault((spec.source, p.strip("/")), None)
     return list(seen)
+
+
+def helm_components(catalog: Catalog, platform: Platform | None = None) -> list[str]:
+    """The Helm components a bundle packs a chart for (with a platform: those it installs)."""
+    from kfboot.config.platform import installs
+
+    return [n for n, c in catalog.components.items()
+            if c.helm is not None and (platform is None or installs(platform, catalog, n))]
 
 
 # -- kustomize ---------------------------------------------------------------------------------------
@@ -257,28 +275,32 @@ def _prepare_target(out: Path, force: bool) -> None:
         raise UsageError(f"{out} already exists and is not empty", hint="pass --force to replace it")
 
 
-def _check_inputs(catalog: Catalog, sources: dict[str, SourceTree], charts: dict[str, Path]) -> list[str]:
+def _check_inputs(catalog: Catalog, sources: dict[str, SourceTree], charts: dict[str, Path],
+                  platform: Platform | None = None) -> list[str]:
     """Refuse (before writing anything) charts that are not Helm components, and missing charts or trees.
 
-    Returns the Helm components, in catalog order."""
-    helm_components = [n for n, c in catalog.components.items() if c.helm is not None]
-    unknown = sorted(set(charts) - set(helm_components))
+    Returns the Helm components to pack, in catalog order."""
+    everything = helm_components(catalog)
+    wanted = helm_components(catalog, platform)
+    unknown = sorted(set(charts) - set(everything))
     if unknown:
         raise UsageError(f"--chart: {', '.join(unknown)} is not a Helm component "
-                         f"(Helm components: {', '.join(helm_components)})")
-    missing = [n for n in helm_components if n not in charts]
+                         f"(Helm components: {', '.join(everything)})")
+    missing = [n for n in wanted if n not in charts]
     if missing:
         raise UsageError(f"no chart given for {', '.join(missing)}",
-                         hint="pass --chart NAME=PATH (an unpacked chart directory or a .tgz) for each")
-    for name in sorted({s for s, _ in catalog_paths(catalog)}):
+                         hint="pass --chart NAME=PATH (an unpacked chart directory or a .tgz) for each"
+                              + ("" if platform is not None else ", or -f kfboot.yaml to pack only what it enables"))
+    for name in sorted({s for s, _ in catalog_paths(catalog, platform)}):
         if name not in sources:
             raise UsageError(f"no tree given for source {name}", hint="pass --manifests PATH")
         if not sources[name].root.is_dir():
             raise ConfigError([f"{sources[name].root}: the {name} tree does not exist"])
-    return helm_components
+    return wanted
 
 
 def _write_manifests(tmp: Path, sources: dict[str, SourceTree], catalog: Catalog, progress: Progress,
+                     platform: Platform | None = None,
                      ) -> tuple[list[RenderedPath], set[str], dict[tuple[str, str], list[dict[str, Any]]]]:
     """Render every catalog path into tmp/manifests; returns the index entries, the images they use and
     the objects of each path."""
@@ -286,7 +308,7 @@ def _write_manifests(tmp: Path, sources: dict[str, SourceTree], catalog: Catalog
     from kfboot.sources.images import images_of
     from kfboot.sources.known_password import scrub
 
-    paths = catalog_paths(catalog)
+    paths = catalog_paths(catalog, platform)
     rendered: list[RenderedPath] = []
     images: set[str] = set()
     parsed: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -304,31 +326,37 @@ def _write_manifests(tmp: Path, sources: dict[str, SourceTree], catalog: Catalog
 
 
 def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Path], *,
-                 catalog: Catalog | None = None, force: bool = False,
+                 catalog: Catalog | None = None, force: bool = False, platform: Platform | None = None,
                  progress: Progress = lambda _m: None) -> BundleIndex:
-    """Render every catalog path and pack every chart into `out`, then write the index last."""
+    """Render every catalog path and pack every chart into `out`, then write the index last. With a
+    platform (`bundle build -f kfboot.yaml`) only what it installs: a tree whose other paths cannot
+    be rendered here (remote bases of apps it does not use) still makes its bundle."""
     from kfboot import __version__
     from kfboot.sources.catalog_check import catalog_phases, require_ownership
     from kfboot.sources.images import VERIFY_IMAGES, images_of
 
     catalog = catalog or load_catalog()
     _prepare_target(out, force)
-    helm_components = _check_inputs(catalog, sources, charts)
-    for component in helm_components:  # chart versions first: seconds, before minutes of kustomize
+    packed = _check_inputs(catalog, sources, charts, platform)
+    for component in packed:  # chart versions first: seconds, before minutes of kustomize
         check_chart(charts[component], component, catalog)
-    needed = sorted({s for s, _ in catalog_paths(catalog)})
+    needed = sorted({s for s, _ in catalog_paths(catalog, platform)})
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        rendered, images, parsed = _write_manifests(tmp, sources, catalog, progress)
+        rendered, images, parsed = _write_manifests(tmp, sources, catalog, progress, platform)
         pins = []
-        for component in helm_components:
+        for component in packed:
             pins.append(package_chart(charts[component], component, catalog, tmp))
             progress(f"packed chart {pins[-1].name} {pins[-1].version}")
         charted = chart_objects(tmp, pins, catalog)
         images.update(i for objects in charted.values() for i in images_of(objects))
-        require_ownership(catalog_phases(catalog, lambda src, rel: parsed[(src, rel.strip("/"))], charted),
-                          "bundle build")
+        phases = catalog_phases(catalog, lambda src, rel: parsed.get((src, rel.strip("/")), []), charted)
+        if platform is not None:  # its own components only; what it takes as external is not here
+            from kfboot.config.platform import installs
+
+            phases = [p for p in phases if installs(platform, catalog, p.name)]
+        require_ownership(phases, "bundle build", unowned=platform is None)
         images.update(VERIFY_IMAGES)  # run by `kfboot verify-gpu`, not by any manifest
         files = [FileEntry(path=p.relative_to(tmp).as_posix(), sha256=sha256_file(p), size=p.stat().st_size)
                  for p in sorted(tmp.rglob("*")) if p.is_file()]

@@ -193,7 +193,8 @@ class Bundle:
             if m.source == source and m.path == path.strip("/"):
                 return m
         raise KfbootError(f"bundle {self.root} has no rendered {source} path {path}",
-                          hint="the bundle was made for another catalog; rebuild it with this kfboot")
+                          hint="the bundle was made for another catalog, or with `bundle build -f` for a platform "
+                               "that does not install this; rebuild it with this kfboot and config")
 
     def manifest_text(self, source: str, path: str) -> str:
         return self.read_text(self.manifest_entry(source, path).file)
