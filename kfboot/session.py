@@ -40,12 +40,14 @@ class Sources:
     file: Path | None = None  # kfboot.yaml; None: the embedded default platform
     manifests: Path | None = None  # a local kubeflow/manifests checkout
     bundle: Path | None = None  # a verified bundle
-    charts: Mapping[str, Path] = field(default_factory=dict)  # `bundle build --chart NAME=PATH`
+    charts: Mapping[str, Path] = field(default_factory=dict)  # `--chart NAME=PATH` (bundle build, install --manifests)
     extra_profile_dirs: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if self.bundle is not None and self.manifests is not None:
             raise UsageError("--bundle and --manifests are exclusive", hint="a bundle already holds the rendered manifests")
+        if self.bundle is not None and self.charts:
+            raise UsageError("--bundle and --chart are exclusive", hint="a bundle already holds the charts")
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ class Session:
         adaptation = self.kind_adaptation
         platform = adaptation.platform if adaptation is not None else self.platform
         options = BuildOptions(kind_cluster=self.is_kind, manifests_root=self.sources.manifests,
-                               bundle=self.sources.bundle)
+                               bundle=self.sources.bundle, charts=dict(self.sources.charts))
         return build_phases(platform, options)
 
     def local_sources(self) -> tuple[dict[str, SourceTree], dict[str, Path]]:

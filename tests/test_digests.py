@@ -62,3 +62,26 @@ def test_a_chart_directory_and_its_package_have_the_same_content_digest(bundle: 
     packaged = next(bundle.glob("charts/kuberay-operator-*.tgz"))
     assert chart_content_digest(CHARTS["kuberay"]) == chart_content_digest(packaged)
     assert chart_content_digest(CHARTS["kuberay"]) != chart_content_digest(CHARTS["gpu-operator"])
+
+
+def test_install_from_a_local_tree_takes_local_charts(fake_kube: Any, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`install --manifests DIR --chart NAME=PATH`, as `bundle build` takes them: no chart repository."""
+    from tests.bed import MANIFESTS
+
+    for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var.lower()))
+    local = ["--manifests", str(MANIFESTS), "--chart", f"kuberay={CHARTS['kuberay']}"]
+    first = _install(fake_kube, tmp_path, *local)
+    assert {p["phase"]: p["state"] for p in first["phases"] if p["state"] != "skipped"} == {
+        "cert-manager": "ready", "kuberay": "ready"}
+    assert fake_kube.get("apps/v1", "Deployment", "kuberay-operator", "kuberay") is not None
+
+    fake_kube.reset_requests()
+    again = _install(fake_kube, tmp_path, *local)
+    assert again["writes"] == 0 and fake_kube.write_count() == 0
+
+    kubeconfig = tmp_path / "kubeconfig"
+    wrong = CliRunner().invoke(app, ["--kubeconfig", str(kubeconfig), "--context", "kind-fake", "plan",
+                                     "--manifests", str(MANIFESTS), "--chart", f"ray={CHARTS['kuberay']}"])
+    assert wrong.exit_code == 2 and "--chart: ray is not a Helm component" in wrong.output

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +30,22 @@ class BuildOptions:
     kind_cluster: bool = False  # kind needs its own oauth2-proxy overlay
     manifests_root: Path | None = None  # a local kubeflow/manifests checkout instead of downloading
     bundle: Path | None = None  # a verified bundle (`kfboot bundle build|pull`): no network, no kustomize
+    charts: dict[str, Path] = field(default_factory=dict)  # `--chart NAME=PATH`: local charts of Helm components
 
 
 def build_phases(platform: Platform, options: BuildOptions | None = None, catalog: Catalog | None = None) -> list[Phase]:
     options = options or BuildOptions()
     catalog = catalog or load_catalog()
+    unknown = sorted(set(options.charts) - {n for n, e in catalog.components.items() if e.helm is not None})
+    if unknown:
+        from kfboot.errors import UsageError
+
+        raise UsageError(f"--chart: {', '.join(unknown)} is not a Helm component")
     phases: list[Phase] = []
     for name, entry in catalog.components.items():
         comp = platform.components.get(name)
         if entry.helm is not None and isinstance(comp, HelmComponent):
-            phases.append(_helm_phase(name, entry, comp))
+            phases.append(_helm_phase(name, entry, comp, options.charts.get(name), catalog))
         else:
             phases.append(_manifest_phase(name, entry, platform, catalog, options))
     phases = use_bundle_sources(phases, options.bundle, local_tree=options.manifests_root is not None,
@@ -150,10 +156,20 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def _helm_phase(name: str, entry: ComponentEntry, comp: HelmComponent) -> HelmPhase:
+def _helm_phase(name: str, entry: ComponentEntry, comp: HelmComponent, local: Path | None = None,
+                catalog: Catalog | None = None) -> HelmPhase:
     helm = entry.helm
     assert helm is not None
     chart = ChartRef(name=helm.chart, version=comp.version or helm.version, repo=helm.repo)
+    if local is not None:  # `--chart NAME=PATH`: that chart (a pinned version of it), no repository
+        from kfboot.errors import ConfigError
+        from kfboot.sources.build import check_chart
+
+        _, version = check_chart(local, name, catalog or load_catalog())
+        if comp.version and comp.version != version:
+            raise ConfigError([f"--chart {name}={local}: chart version {version} differs from "
+                               f"components.{name}.version {comp.version}"])
+        chart = ChartRef(name=helm.chart, version=version, path=local)
     return HelmPhase(name=name, title=entry.title, chart=chart, release=helm.release, namespace=helm.namespace,
                      values=dict(comp.values), needs=tuple(entry.needs), enabled=comp.enabled and not comp.external,
                      gates=list(entry.gates))
