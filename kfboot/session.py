@@ -111,8 +111,19 @@ class Session:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        """Plan lines for choices the session made by itself (kind clusters)."""
-        return self.kind_adaptation.notes if self.kind_adaptation is not None else ()
+        """Plan lines for choices the session made by itself (kind clusters), and warnings about its
+        sources (a bundle rendered from a tree not verified as the pinned commit)."""
+        notes = self.kind_adaptation.notes if self.kind_adaptation is not None else ()
+        return tuple(notes) + self._bundle_warnings()
+
+    def _bundle_warnings(self) -> tuple[str, ...]:
+        if self.sources.bundle is None:
+            return ()
+        from kfboot.sources.bundle import Bundle
+
+        index = Bundle.open(self.sources.bundle).index
+        return tuple(f"warning: bundle {self.sources.bundle}: {why}" for pin in index.sources.values()
+                     if (why := pin.unverified()))
 
     @cached_property
     def phases(self) -> list[Phase]:

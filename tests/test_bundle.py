@@ -11,6 +11,7 @@ import tarfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -393,3 +394,36 @@ def test_bundle_build_with_a_platform_builds_only_what_it_installs(tmp_path: Pat
     assert "common/knative/knative-serving/overlays/gateways" not in paths  # RawDeployment: no Knative
     assert "common/oauth2-proxy/overlays/m2m-dex-and-kind" in paths  # kind is decided at install
     assert [c["component"] for c in index["charts"]] == ["kuberay"]
+
+
+def test_the_source_trees_identity_is_recorded_honestly(tmp_path: Path) -> None:
+    from kfboot.config.catalog import load_catalog
+    from kfboot.sources.build import SourceTree, tree_identity
+
+    pinned = load_catalog().sources["kubeflow-manifests"].commit
+    tree = Path(shutil.copytree(MANIFESTS, tmp_path / "tree"))
+    assert tree_identity(SourceTree(tree), pinned) == {
+        "tree": "a local tree of unknown commit (not a git checkout)", "tree_verified": False}
+    (tree / ".git" / "refs" / "tags").mkdir(parents=True)
+    (tree / ".git" / "HEAD").write_text(pinned + "\n")  # detached at the tag commit
+    assert tree_identity(SourceTree(tree), pinned)["tree_verified"] is True
+    (tree / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (tree / ".git" / "packed-refs").write_text(f"{'1' * 40} refs/heads/main\n")
+    assert tree_identity(SourceTree(tree), pinned) == {
+        "tree": f"a git checkout at {'1' * 40} (not the pinned commit)", "tree_verified": False}
+    assert tree_identity(SourceTree(tree, archive_sha256="ab" * 32), pinned)["tree_verified"] is True
+
+
+def test_a_bundle_from_an_unverified_tree_says_so_and_install_warns(built: Path, fake_kube: Any,
+                                                                    tmp_path: Path) -> None:
+    index = yaml.safe_load((built / "bundle.yaml").read_text())
+    source = index["sources"]["kubeflow-manifests"]
+    assert source["treeVerified"] is False and "unknown commit" in source["tree"]
+    kubeconfig = fake_kube.write_kubeconfig(tmp_path / "kubeconfig", context="kind-fake")
+    config = tmp_path / "kfboot.yaml"
+    config.write_text(ONLY_CERT_MANAGER)
+    result = CliRunner().invoke(app, ["--kubeconfig", str(kubeconfig), "--context", "kind-fake", "install",
+                                      "-f", str(config), "--bundle", str(built)])
+    assert result.exit_code == 0, result.output
+    assert "rendered from a local tree of unknown commit (not a git checkout), not verified as commit d68ebc7fab36" \
+        in result.output

@@ -76,6 +76,48 @@ def helm_components(catalog: Catalog, platform: Platform | None = None) -> list[
             if c.helm is not None and (platform is None or installs(platform, catalog, n))]
 
 
+def git_head(root: Path) -> str | None:
+    """The commit a git checkout is at (reads .git; no git needed), or None when not a checkout."""
+    git = root / ".git"
+    if git.is_file():  # a worktree or submodule: "gitdir: PATH"
+        target = git.read_text(encoding="utf-8").partition("gitdir:")[2].strip()
+        git = (root / target) if target else git
+    head = git / "HEAD"
+    if not head.is_file():
+        return None
+    value = head.read_text(encoding="utf-8").strip()
+    if not value.startswith("ref:"):
+        return value or None
+    ref = value.partition("ref:")[2].strip()
+    bases = [git]
+    if (git / "commondir").is_file():  # a worktree: branches live in the main repository's .git
+        bases.append((git / (git / "commondir").read_text(encoding="utf-8").strip()).resolve())
+    for base in bases:
+        loose = base / ref
+        if loose.is_file():
+            return loose.read_text(encoding="utf-8").strip()
+        packed = base / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                sha, _, name = line.partition(" ")
+                if name.strip() == ref:
+                    return sha
+    return None
+
+
+def tree_identity(tree: SourceTree, pinned: str) -> dict[str, Any]:
+    """What a source tree honestly is, for the bundle index: the pinned archive `pull` downloaded and
+    hashed, a git checkout (at the pinned commit or not), or a tree of unknown commit."""
+    if tree.archive_sha256:
+        return {"tree": f"the pinned archive (sha256 {tree.archive_sha256})", "tree_verified": True}
+    head = git_head(tree.root)
+    if head is None:
+        return {"tree": "a local tree of unknown commit (not a git checkout)", "tree_verified": False}
+    if head == pinned:
+        return {"tree": f"a git checkout at {head}", "tree_verified": True}
+    return {"tree": f"a git checkout at {head} (not the pinned commit)", "tree_verified": False}
+
+
 # -- kustomize ---------------------------------------------------------------------------------------
 def _is_remote(ref: str) -> bool:
     return "://" in ref or ref.startswith(("github.com/", "gitlab.com/", "git@", "bitbucket.org/"))
@@ -366,7 +408,8 @@ def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Pa
             tools=_tool_versions(),
             sources={n: SourcePin(repo=catalog.sources[n].repo, version=catalog.sources[n].version,
                                   commit=catalog.sources[n].commit, archive=catalog.sources[n].archive,
-                                  archive_sha256=sources[n].archive_sha256) for n in needed},
+                                  archive_sha256=sources[n].archive_sha256,
+                                  **tree_identity(sources[n], catalog.sources[n].commit)) for n in needed},
             charts=pins, manifests=rendered, files=files, images=sorted(images),
         )
         (tmp / INDEX_FILE).write_text(index.dump(), encoding="utf-8")
