@@ -14,7 +14,7 @@ import typer
 
 from kfboot.cli.context import GlobalOptions, get_options, open_session, print_json, stderr_console
 from kfboot.cli.errors import handles_errors
-from kfboot.cli.options import BundleOption, FileOption, ManifestsOption
+from kfboot.cli.options import BundleOption, ChartOption, FileOption, ManifestsOption, chart_paths
 
 if TYPE_CHECKING:
     from kfboot.engine.events import RunSummary
@@ -69,6 +69,7 @@ def plan(
     offline: bool = typer.Option(False, "--offline", help="Do not contact a cluster: show the phase graph and what install would do."),
     manifests: Path = ManifestsOption,
     bundle: Path = BundleOption,
+    chart: list[str] = ChartOption,
 ) -> None:
     """Show the phase graph, pinned versions and what `install` would do (and why). Changes nothing.
 
@@ -79,8 +80,11 @@ def plan(
       kfboot plan -f kfboot.yaml --context prod # against a cluster: drift, upgrades, resumes
     """
     from kfboot.cli.plan_view import show_plan
+    from kfboot.phases.ownership import check_phase_ownership
 
-    session = open_session(ctx, file=file, manifests=manifests, bundle=bundle, offline=offline)
+    session = open_session(ctx, file=file, manifests=manifests, bundle=bundle, offline=offline,
+                           charts=chart_paths(chart))
+    check_phase_ownership(session.phases)  # every phase owns what its objects rely on
     runner = session.runner()
     planned = runner.plan(offline=offline)
     show_plan(get_options(ctx), runner, planned, None if offline else session.kube, session.notes)
@@ -94,6 +98,7 @@ def install(
     parallel: int = typer.Option(None, "--parallel", min=1, max=32, help="Phases to run at once (default: config, 4)."),
     manifests: Path = ManifestsOption,
     bundle: Path = BundleOption,
+    chart: list[str] = ChartOption,
 ) -> None:
     """Install or upgrade every enabled phase, in dependency order; re-running converges, never duplicates.
 
@@ -107,12 +112,17 @@ def install(
       kfboot install -f kfboot.yaml --context prod --dry-run
       kfboot -o json install --context kind-ci --yes       # CI: NDJSON events, summary last
       kfboot install --bundle ./kf-bundle --context prod --yes   # air-gapped
+      kfboot install --manifests ~/src/manifests --chart kuberay=./kuberay-operator-1.3.2.tgz --context prod --yes
     """
     from kfboot.cli.ui import Reporter
+    from kfboot.phases.build import prefetch_cache_bundle
+    from kfboot.phases.external import preflight_external
 
     opts = get_options(ctx)
-    session = open_session(ctx, file=file, manifests=manifests, bundle=bundle)
+    session = open_session(ctx, file=file, manifests=manifests, bundle=bundle, charts=chart_paths(chart))
     phases = session.phases
+    preflight_external(session.kube, session.platform)  # `external: true` components: there? (writes nothing)
+    prefetch_cache_bundle(phases)  # digests from content from the first install on
     if not dry_run:
         _confirm(opts, session.kube, "install into")
     for note in session.notes:  # what kfboot chose by itself (kind clusters)
@@ -127,11 +137,11 @@ def install(
 
 @handles_errors
 def status(ctx: typer.Context, file: Path = FileOption, manifests: Path = ManifestsOption,
-           bundle: Path = BundleOption) -> None:
+           bundle: Path = BundleOption, chart: list[str] = ChartOption) -> None:
     """What is installed (from the recorded state) and whether it is still ready (live check)."""
     from kfboot.cli.plan_view import show_status
 
-    runner = open_session(ctx, file=file, manifests=manifests, bundle=bundle).runner()
+    runner = open_session(ctx, file=file, manifests=manifests, bundle=bundle, charts=chart_paths(chart)).runner()
     show_status(get_options(ctx), runner.plan(), runner.store.load())
 
 
@@ -142,10 +152,15 @@ def uninstall(
     file: Path = FileOption,
     purge_crds: bool = typer.Option(False, "--purge-crds", help="Also delete CRDs (and every custom resource of them)."),
     force: bool = typer.Option(False, "--force", help="Strip finalizers of objects still stuck when --timeout runs out."),
+    with_dependents: bool = typer.Option(False, "--with-dependents",
+                                         help="Also remove installed phases that need the named ones (first)."),
     manifests: Path = ManifestsOption,
     bundle: Path = BundleOption,
 ) -> None:
     """Remove installed phases in reverse dependency order and wait until their objects are gone.
+
+    A named phase that installed phases still need (e.g. istio while dex, kserve or kubeflow are
+    installed) is refused unless --with-dependents.
 
     Webhook configurations go first so they cannot block other deletions; CRDs stay unless
     --purge-crds; objects stuck on finalizers are reported (with the finalizers) and left alone
@@ -154,6 +169,7 @@ def uninstall(
     \b
     Examples:
       kfboot uninstall kserve --context prod --yes      # one phase (and nothing it needs)
+      kfboot uninstall istio --with-dependents --yes    # istio and dex, kserve, kubeflow
       kfboot uninstall --context kind-kfboot --purge-crds
     """
     from kfboot.cli.ui import Reporter
@@ -163,7 +179,8 @@ def uninstall(
     phases = session.phases
     _confirm(opts, session.kube, "uninstall from")
     with Reporter(opts, _rows(phases, reverse=True)) as reporter:
-        summary = session.runner(reporter, purge_crds=purge_crds, force=force).uninstall(phases_to_remove or None)
+        summary = session.runner(reporter, purge_crds=purge_crds, force=force).uninstall(
+            phases_to_remove or None, with_dependents=with_dependents)
     _finish(opts, summary)
 
 

@@ -292,12 +292,25 @@ class Runner:
         self.emit(ev.Event("phase", phase.name, out.state, out.message, out.duration))
 
     # -- uninstall ------------------------------------------------------------------------------
-    def uninstall(self, names: list[str] | None = None) -> ev.RunSummary:
+    def uninstall(self, names: list[str] | None = None, *, with_dependents: bool = False) -> ev.RunSummary:
+        """Remove phases in reverse dependency order. A named phase that installed phases still need is
+        refused (naming them), unless `with_dependents`: then those are removed too, first."""
         started = time.monotonic()
         unknown = [n for n in names or [] if n not in self.phases]
         if unknown:
             raise UsageError(f"unknown phase(s): {', '.join(unknown)}; known: {', '.join(self.order)}")
         selected = set(names) if names else set(self.order)
+        outside = {d for n in selected for d in dependents(self.needs, n)} - selected
+        recorded = self.store.load() if outside else {}
+        left_behind = {d for d in outside if decide_uninstall(recorded.get(d)).kind.changes}
+        if left_behind and not with_dependents:
+            needed = [n for n in self.order if n in selected and dependents(self.needs, n) & left_behind]
+            raise UsageError(
+                f"{', '.join(needed)} {'is' if len(needed) == 1 else 'are'} needed by "
+                f"{', '.join(n for n in self.order if n in left_behind)}, still installed: removing "
+                f"{'it' if len(needed) == 1 else 'them'} would break those",
+                hint="uninstall those first, or pass --with-dependents to remove them too (dependents first)")
+        selected |= left_behind
         locking = self.lock_factory is not None
         records, outcomes, todo = self._plan_uninstall(selected, announce=not locking)
         if not todo:
