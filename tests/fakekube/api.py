@@ -10,7 +10,6 @@ import base64
 import copy
 import json
 import random
-import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -18,18 +17,18 @@ from typing import Any
 
 import yaml
 
+from . import paging
 from . import patch as patchlib
 from .defaults import apply_defaults
 from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found
 from .immutable import check_immutable
+from .names import check_name
 from .objects import comparable, now_iso, spec_part
 from .resources import Registry, ResourceType, has_generation
 from .selectors import parse_field_selector, parse_label_selector
 from .store import Store
 from .validation import validate_strict
 
-_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 CONTROLLER_MANAGER = "kube-controller-manager"
 FOREGROUND = "foregroundDeletion"
 
@@ -131,10 +130,7 @@ class Api:
             else:
                 raise invalid(rt.group, rt.kind, "", "name or generateName is required", "metadata.name")
         name = md["name"]
-        pattern = _LABEL_RE if rt.kind in ("Namespace", "Service") else _NAME_RE
-        if len(name) > 253 or not pattern.match(name):
-            raise invalid(rt.group, rt.kind, name, f"Invalid value: {name!r}: a lowercase RFC 1123 name",
-                          "metadata.name")
+        check_name(rt.group, rt.kind, name)
         if rt.namespaced:
             if md.get("namespace") and md["namespace"] != namespace:
                 raise bad_request(
@@ -216,22 +212,35 @@ class Api:
 
     def list(
         self, rt: ResourceType, namespace: str | None, label_selector: str | None = None,
-        field_selector: str | None = None,
+        field_selector: str | None = None, limit: int = 0, continue_token: str = "",
     ) -> dict[str, Any]:
+        """A list in key order (namespace/name); with ``limit``, one page and a ``continue`` token."""
         label_match = parse_label_selector(label_selector)
         field_match = parse_field_selector(field_selector)
+        start = ""
+        if continue_token:
+            start, token_rv = paging.decode_continue(continue_token)
         with self.store.lock:
             rv = self.store.resource_version
             items = self.store.list(self.registry.storage_key(rt), namespace if rt.namespaced else None)
-        items = [
-            self._for_version(rt, o) for o in items
-            if label_match(o["metadata"].get("labels") or {}) and field_match(o)
-        ]
+        if continue_token:
+            rv = token_rv  # every page is served at the first page's resourceVersion
+        items = sorted(
+            (o for o in items if label_match(o["metadata"].get("labels") or {}) and field_match(o)),
+            key=paging.key_of,
+        )
+        meta: dict[str, Any] = {"resourceVersion": str(rv)}
+        if start:
+            items = [o for o in items if paging.key_of(o) >= start]
+        if limit > 0 and len(items) > limit:
+            meta["continue"] = paging.encode_continue(paging.key_of(items[limit - 1]) + "\x00", rv)
+            meta["remainingItemCount"] = len(items) - limit
+            items = items[:limit]
         return {
             "kind": rt.list_kind or f"{rt.kind}List",
             "apiVersion": rt.api_version,
-            "metadata": {"resourceVersion": str(rv)},
-            "items": items,
+            "metadata": meta,
+            "items": [self._for_version(rt, o) for o in items],
         }
 
     # ------------------------------------------------------------------ create

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from . import discovery, protobuf
+from . import discovery, paging, protobuf
 from .api import WriteOptions
 from .authz import METHOD_VERBS
 from .errors import ApiError, bad_request, status_body
@@ -167,7 +167,8 @@ class Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         fake = self.server.fake
         split = urllib.parse.urlsplit(self.path)
-        path = split.path.rstrip("/") or "/"
+        # Go's net/http hands the server the decoded path: `%3A` in an RBAC name is a `:`.
+        path = urllib.parse.unquote(split.path).rstrip("/") or "/"
         query = {k: v[0] for k, v in urllib.parse.parse_qs(split.query, keep_blank_values=True).items()}
         ctype = self.headers.get("Content-Type", "")
         self._status = 0
@@ -289,7 +290,8 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and rp.name is None:
             if query.get("watch") in ("true", "1"):
                 return self._watch(rp, query)
-            lst = api.list(rp.rt, rp.namespace, query.get("labelSelector"), query.get("fieldSelector"))
+            lst = api.list(rp.rt, rp.namespace, query.get("labelSelector"), query.get("fieldSelector"),
+                           limit=paging.parse_limit(query.get("limit")), continue_token=query.get("continue", ""))
             return self._send_object(200, lst, query)
         if method == "GET" and rp.subresource == "log":
             return self._send(200, fake._pod_log(ns, rp.name).encode(), "text/plain")
