@@ -19,6 +19,8 @@ import yaml
 
 from . import paging
 from . import patch as patchlib
+from . import schema as crd_schema
+from .admission import Admission
 from .defaults import apply_defaults
 from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found
 from .immutable import check_immutable
@@ -61,6 +63,7 @@ class WriteOptions:
     dry_run: bool = False
     force: bool = False
     subresource: str = ""
+    admit: bool = False  # a client request: admission webhooks apply (controller writes skip them)
 
 
 @dataclass
@@ -71,6 +74,9 @@ class Api:
     kube_version: str = "v1.34.0"
     _ip_lock: threading.Lock = field(default_factory=threading.Lock)
     _next_ip: int = 10
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.store)
 
     # ------------------------------------------------------------------ helpers
     def new_uid(self) -> str:
@@ -277,11 +283,26 @@ class Api:
                 obj["status"] = copy.deepcopy(_INITIAL_STATUS.get(rt.kind, {}))
         self._defaults(rt, obj)
         self._normalize(rt, obj)
+        self._custom_schema(rt, obj, None, opts)
+        if opts.admit:
+            self.admission.admit(rt, "CREATE", obj, None)
         if opts.manager:
             md["managedFields"] = self._render_owners(
                 None, {opts.manager: fields}, opts.manager, operation, rt.api_version, ""
             )
         return obj
+
+    def _custom_schema(
+        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, opts: WriteOptions
+    ) -> None:
+        """Custom resources: prune, default and validate against the CRD's schema (schema.py)."""
+        if not rt.crd or opts.subresource == "seed":
+            return
+        crd = self.store.peek(("apiextensions.k8s.io", "customresourcedefinitions"), "", rt.crd)
+        if crd is None:
+            return
+        crd_schema.check(crd, rt.version, rt.group, obj, old, opts.field_validation == "Strict",
+                         opts.subresource)
 
     def _strict(self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions) -> None:
         if opts.field_validation == "Strict" and not opts.subresource:
@@ -372,6 +393,9 @@ class Api:
         if not opts.subresource:
             apply_defaults(rt.kind, new, current)
             check_immutable(rt, current, new)
+        self._custom_schema(rt, new, current, opts)
+        if opts.admit and opts.subresource in ("", "status"):  # even a no-op update is admitted first
+            self.admission.admit(rt, "UPDATE", new, current, opts.subresource)
         spec_changed = spec_part(new) != spec_part(current)
         if has_generation(rt):
             md["generation"] = cur_md.get("generation", 1) + (1 if spec_changed else 0)

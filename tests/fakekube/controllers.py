@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .api import FOREGROUND, WriteOptions
 from .errors import ApiError
 from .objects import get_condition, now_iso, owner_ref, set_condition
+from .operators import Operators
 from .resources import ResourceType
 from .selectors import selector_from_match
 
@@ -52,6 +53,7 @@ class Controllers:
         self._hash_cache: dict[tuple[str, int], str] = {}
         self._snap: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
         self._by_owner: dict[str, list[tuple[tuple[str, str], dict[str, Any]]]] = {}
+        self.operators = Operators(self)
 
     # ------------------------------------------------------------------ loop
     def start(self) -> None:
@@ -162,6 +164,7 @@ class Controllers:
         self.pvcs()
         self.apiservices()
         self.services()
+        self.operators.reconcile()
         self.hooks()
 
     # ------------------------------------------------------------------ CRDs

@@ -265,7 +265,8 @@ class Handler(BaseHTTPRequestHandler):
         manager = query.get("fieldManager") or self._default_manager()
         opts = WriteOptions(manager=manager, dry_run=dry_run, force=query.get("force") == "true",
                             field_validation=query.get("fieldValidation", ""),
-                            subresource=rp.subresource if rp.subresource in ("status", "finalize") else "")
+                            subresource=rp.subresource if rp.subresource in ("status", "finalize") else "",
+                            admit=True)
         if "cbor" in ctype.split(";")[0]:
             raise ApiError(415, f"the body of the request was in an unsupported media type: {ctype}",
                            "UnsupportedMediaType")
