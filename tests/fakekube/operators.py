@@ -11,6 +11,8 @@ image as a real cluster would run it, so deleting an operator first strands what
   conversion webhooks and APIServices from ``cert-manager.io/inject-ca-from`` (a Certificate's
   Secret) and ``cert-manager.io/inject-ca-from-secret`` (a Secret allowing direct injection).
 * NVIDIA GPU Operator (``gpu-operator``): ClusterPolicy ``status.state: ready``.
+* webhook servers that mint their own CA (no cert-manager annotation: Knative, istiod, JobSet,
+  Trainer): ``caBundle`` appears once the webhook's Service has a ready endpoint.
 * Kubeflow profiles controller (``profile-controller``): adds ``profile-finalizer`` to Profiles,
   creates the owner's namespace, and removes the finalizer on deletion.
 """
@@ -93,6 +95,7 @@ class Operators:
             self.certificates()
         if self.running("cert-manager-cainjector"):
             self.inject_ca()
+        self.self_certified_webhooks()
         gpu = self.running("gpu-operator")
         if gpu:
             self.cluster_policies(gpu[0]["metadata"]["namespace"])
@@ -221,6 +224,30 @@ class Operators:
                     new.setdefault("spec", {})["caBundle"] = ca
                 if new != obj:
                     self._replace(api_version, kind, new, "cert-manager-cainjector")
+
+    # ------------------------------------------------------------------ self-certifying webhook servers
+    def self_certified_webhooks(self) -> None:
+        """Webhook servers that mint their own CA (Knative, istiod, JobSet, Trainer) patch caBundle
+        into their configurations once they run: here, once the webhook's Service has a ready endpoint."""
+        for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+            for cfg in self._snap("admissionregistration.k8s.io/v1", kind):
+                annotations = cfg["metadata"].get("annotations") or {}
+                if cfg["metadata"].get("deletionTimestamp") or INJECT_FROM in annotations \
+                        or INJECT_FROM_SECRET in annotations:
+                    continue
+                new = copy.deepcopy(cfg)
+                server = ""
+                for hook in new.get("webhooks") or []:
+                    cc = hook.setdefault("clientConfig", {})
+                    ref = cc.get("service") or {}
+                    if cc.get("caBundle") or not ref:
+                        continue
+                    ep = self.ctl._snap_get(("", "endpoints"), ref.get("namespace", ""), ref.get("name", ""))
+                    if ep and any(s.get("addresses") for s in ep.get("subsets") or []):
+                        cc["caBundle"] = _b64(_pem("CERTIFICATE", f"{ref.get('namespace')}/{ref.get('name')}"))
+                        server = ref.get("name", "")
+                if new != cfg:
+                    self._replace("admissionregistration.k8s.io/v1", kind, new, server)
 
     # ------------------------------------------------------------------ GPU Operator
     def cluster_policies(self, namespace: str) -> None:

@@ -259,8 +259,8 @@ def _evaluate(rule: str, value: Any, old: Any) -> bool | None:
 def process(schema: dict[str, Any], obj: dict[str, Any], old: dict[str, Any] | None) -> Outcome:
     """Prune, default and validate ``obj`` (mutated in place) against a version's openAPIV3Schema."""
     walker = _Walker()
-    body = {k: v for k, v in obj.items() if k != "metadata"}
-    old_body = {k: v for k, v in old.items() if k != "metadata"} if old is not None else _MISSING
+    body = dict(obj)  # metadata is kept as is (never pruned), but counts for `required`
+    old_body = dict(old) if old is not None else _MISSING
     result = walker.walk(body, schema, "", old_body, root=True)
     for key in list(obj):
         if key != "metadata" and key not in result:
