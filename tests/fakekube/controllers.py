@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import scheduling
 from .api import FOREGROUND, WriteOptions
 from .errors import ApiError
 from .objects import get_condition, now_iso, owner_ref, set_condition
@@ -54,6 +55,7 @@ class Controllers:
         self._snap: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
         self._by_owner: dict[str, list[tuple[tuple[str, str], dict[str, Any]]]] = {}
         self.operators = Operators(self)
+        self._evented: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ loop
     def start(self) -> None:
@@ -381,7 +383,9 @@ class Controllers:
                 },
                 "spec": tmpl.get("spec") or {},
             }
-            pod["spec"]["nodeName"] = (node_names[i] if node_names else None) or "fake-node"
+            node = node_names[i] if node_names else self._place(pod["spec"])
+            if node:
+                pod["spec"]["nodeName"] = node
             self._create(pod_rt, pod)
         return keep
 
@@ -422,6 +426,8 @@ class Controllers:
             current = pod.get("status") or {}
             if current.get("phase") in ("Succeeded", "Failed"):
                 continue
+            if self._cannot_start(pod_rt, pod):
+                continue
             job_name = (md.get("labels") or {}).get("batch.kubernetes.io/job-name")
             held = self._top_held(pod)
             if not job_name and current.get("phase") == "Running" and current.get("podIP"):
@@ -459,6 +465,54 @@ class Controllers:
                  "image": c.get("image", ""), "imageID": "", "state": {"running": {"startedAt": status["startTime"]}}}
                 for c in containers]
             self._write_status(pod_rt, pod, status)
+
+    def _place(self, pod_spec: dict[str, Any]) -> str | None:
+        """The scheduler's pick: the first fitting Node; "fake-node" in a cluster without Nodes."""
+        nodes = self._list("v1", "Node")
+        if not nodes:
+            return "fake-node"
+        return next((n["metadata"]["name"] for n in nodes if scheduling.why_not(pod_spec, n) is None), None)
+
+    def _event_once(self, key: tuple[str, str], events: list[dict[str, Any]]) -> None:
+        if key in self._evented:
+            return
+        self._evented.add(key)
+        for ev in events:
+            self._create(self.rt("v1", "Event"), ev)
+
+    def _cannot_start(self, pod_rt: ResourceType, pod: dict[str, Any]) -> bool:
+        """Unschedulable (no Node fits) or an image that cannot be pulled: Pending, with the Events."""
+        md, spec = pod["metadata"], pod.get("spec") or {}
+        if not spec.get("nodeName") and self._place(spec) is None:
+            nodes = self._list("v1", "Node")
+            message = scheduling.failed_scheduling_message(spec, nodes)
+            status = copy.deepcopy(pod.get("status") or {})
+            status["phase"] = "Pending"
+            set_condition(status, "PodScheduled", "False", "Unschedulable", message)
+            self._write_status(pod_rt, pod, status)
+            self._event_once((md["uid"], "FailedScheduling"), [scheduling.event(
+                pod, "FailedScheduling", message, "Warning", "default-scheduler")])
+            return True
+        bad = [c for c in spec.get("containers") or [] if c.get("image") in self.fake.unpullable_images]
+        if not bad:
+            return False
+        host = spec.get("nodeName", "")
+        status = copy.deepcopy(pod.get("status") or {})
+        status["phase"] = "Pending"
+        status.setdefault("hostIP", "172.18.0.2")
+        set_condition(status, "PodScheduled", "True")
+        set_condition(status, "Ready", "False", "ContainersNotReady",
+                      f"containers with unready status: [{' '.join(c.get('name', '') for c in bad)}]")
+        status["containerStatuses"] = [
+            {"name": c.get("name", ""), "ready": False, "started": False, "restartCount": 0, "image": c.get("image"),
+             "imageID": "", "state": {"waiting": {"reason": "ImagePullBackOff",
+                                                  "message": f'Back-off pulling image "{c.get("image")}"'}}}
+            for c in bad]
+        self._write_status(pod_rt, pod, status)
+        for c in bad:
+            self._event_once((md["uid"], f"pull:{c.get('name')}"),
+                             scheduling.image_pull_events(pod, c.get("name", ""), c.get("image", ""), host))
+        return True
 
     @staticmethod
     def _pod_ip(pod: dict[str, Any]) -> str:
@@ -616,12 +670,8 @@ class Controllers:
             if md.get("deletionTimestamp"):
                 continue
             template = spec.get("template") or {}
-            node_sel = (template.get("spec") or {}).get("nodeSelector") or {}
-            if nodes:
-                matching = [n["metadata"]["name"] for n in nodes
-                            if all((n["metadata"].get("labels") or {}).get(k) == v for k, v in node_sel.items())]
-            else:
-                matching = ["fake-node"]
+            pod_spec = template.get("spec") or {}
+            matching = [n["metadata"]["name"] for n in nodes if scheduling.why_not(pod_spec, n, daemon=True) is None]
             revision = short_hash(template)
             names = [f"{md['name']}-{short_hash([md['uid'], n], 5)}" for n in matching]
             pods = self._sync_pods(ds, names, template, {"controller-revision-hash": revision}, matching)
@@ -663,7 +713,8 @@ class Controllers:
                     "apiVersion": "v1", "kind": "Pod",
                     "metadata": {"name": f"{md['name']}-{short_hash([uid], 5)}", "namespace": ns,
                                  "labels": pod_labels, "ownerReferences": [owner_ref(job)]},
-                    "spec": {**(tmpl.get("spec") or {}), "nodeName": "fake-node"},
+                    "spec": {**(tmpl.get("spec") or {}),
+                             **({"nodeName": n} if (n := self._place(tmpl.get("spec") or {})) else {})},
                 })
                 status.setdefault("startTime", now_iso())
                 status["active"] = 1

@@ -35,6 +35,8 @@ class FakeKube:
         # Every namespace gets kube-root-ca.crt and the default ServiceAccount, as in a real cluster.
         self.namespace_defaults = True
         self._ready_delay = ready_delay
+        # images no registry serves: their pods stay Pending in ImagePullBackOff, with kubelet's Events
+        self.unpullable_images: set[str] = set()
         self.registry = Registry()
         self.store = Store()
         self.api = Api(self.store, self.registry, random.Random(seed), kube_version=kube_version)
