@@ -11,8 +11,8 @@ image as a real cluster would run it, so deleting an operator first strands what
   conversion webhooks and APIServices from ``cert-manager.io/inject-ca-from`` (a Certificate's
   Secret) and ``cert-manager.io/inject-ca-from-secret`` (a Secret allowing direct injection).
 * NVIDIA GPU Operator (``gpu-operator``): ClusterPolicy ``status.state: ready``.
-* webhook servers that mint their own CA (no cert-manager annotation: Knative, istiod, JobSet,
-  Trainer): ``caBundle`` appears once the webhook's Service has a ready endpoint.
+* webhook servers that mint their own CA (Knative's webhooks, istiod, JobSet, Kubeflow Trainer; by
+  image): ``caBundle`` appears once such a server is a ready endpoint of the webhook's Service.
 * Kubeflow profiles controller (``profile-controller``): adds ``profile-finalizer`` to Profiles,
   creates the owner's namespace, and removes the finalizer on deletion.
 """
@@ -37,6 +37,9 @@ INJECT_FROM = "cert-manager.io/inject-ca-from"
 INJECT_FROM_SECRET = "cert-manager.io/inject-ca-from-secret"
 ALLOW_DIRECT = "cert-manager.io/allow-direct-injection"
 PROFILE_FINALIZER = "profile-finalizer"
+# webhook servers that generate their own serving CA and patch it into their configurations
+SELF_CERTIFYING = frozenset({"pilot", "jobset", "trainer-controller-manager"})  # istiod, JobSet, Kubeflow Trainer
+SELF_CERTIFYING_PATHS = ("knative.dev/serving/cmd/webhook", "knative.dev/net-istio/cmd/webhook")
 
 
 def _image_name(image: str) -> str:
@@ -228,7 +231,7 @@ class Operators:
     # ------------------------------------------------------------------ self-certifying webhook servers
     def self_certified_webhooks(self) -> None:
         """Webhook servers that mint their own CA (Knative, istiod, JobSet, Trainer) patch caBundle
-        into their configurations once they run: here, once the webhook's Service has a ready endpoint."""
+        into their configurations once they run: here, once such a server is a ready endpoint."""
         for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
             for cfg in self._snap("admissionregistration.k8s.io/v1", kind):
                 annotations = cfg["metadata"].get("annotations") or {}
@@ -243,11 +246,22 @@ class Operators:
                     if cc.get("caBundle") or not ref:
                         continue
                     ep = self.ctl._snap_get(("", "endpoints"), ref.get("namespace", ""), ref.get("name", ""))
-                    if ep and any(s.get("addresses") for s in ep.get("subsets") or []):
+                    if ep and self._self_certifying(ref.get("namespace", ""), ep):
                         cc["caBundle"] = _b64(_pem("CERTIFICATE", f"{ref.get('namespace')}/{ref.get('name')}"))
                         server = ref.get("name", "")
                 if new != cfg:
                     self._replace("admissionregistration.k8s.io/v1", kind, new, server)
+
+    def _self_certifying(self, namespace: str, endpoints: dict[str, Any]) -> bool:
+        """A ready endpoint of the Service is a pod of a server known to mint its own CA."""
+        for subset in endpoints.get("subsets") or []:
+            for addr in subset.get("addresses") or []:
+                pod = self.ctl._snap_get(("", "pods"), namespace, (addr.get("targetRef") or {}).get("name", ""))
+                for c in ((pod or {}).get("spec") or {}).get("containers") or []:
+                    image = c.get("image", "")
+                    if _image_name(image) in SELF_CERTIFYING or any(p in image for p in SELF_CERTIFYING_PATHS):
+                        return True
+        return False
 
     # ------------------------------------------------------------------ GPU Operator
     def cluster_policies(self, namespace: str) -> None:

@@ -88,11 +88,11 @@ def why_not(spec: dict[str, Any], node: dict[str, Any], daemon: bool = False) ->
     """None if the pod fits the node, else the scheduler's reason phrase."""
     if not daemon and (node.get("spec") or {}).get("unschedulable"):
         return UNSCHEDULABLE
-    if not matches_affinity(spec, node):
-        return AFFINITY
-    taint = untolerated_taint(spec, node, daemon)
+    taint = untolerated_taint(spec, node, daemon)  # filter plugins run in this order; the first failure counts
     if taint is not None:
         return f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value') or ''}}}"
+    if not matches_affinity(spec, node):
+        return AFFINITY
     return None
 
 
