@@ -1,14 +1,17 @@
 """The default platform from the REAL kubeflow/manifests 26.03 render and the real charts' CRDs and
 objects, against the fake API server with its simulated operators on (cert-manager, cainjector,
-GPU Operator, profiles controller) and no test hooks: install, re-run, plan, status, uninstall.
+GPU Operator, profiles controller, self-certifying webhook servers) and no test hooks.
 
-Each step prints its requests, writes and wall time (run with ``-s`` to see them).
+One journey per module, install -> re-run -> plan -> status -> uninstall, with a real cluster's
+timing: CRDs take a second to become Established and cainjector a moment to patch a new CA.
+Each step prints its requests, writes and wall time (``pytest -s`` shows them).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,85 +19,168 @@ import pytest
 from typer.testing import CliRunner
 
 from kfboot.cli.app import app
-from kfboot.helm import find_helm
 from tests import realrender
-from tests.fakekube import FakeKube
+from tests.fakekube import FakeKube, RequestRecord
 
 pytestmark = pytest.mark.skipif(not realrender.available(), reason="the upstream render is not beside the repo")
 
+HELM3 = realrender.REPO / ".venv" / "tools" / "helm-v3.19.0" / "helm"
+HELM4 = realrender.REPO / ".venv" / "tools" / "helm-v4.1.4" / "helm"
+CRD_ESTABLISH_DELAY = 1.0  # seconds; any real cluster can take this long
+CAINJECTOR_DELAY = 0.5
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return realrender.real_bundle(tmp_path_factory.mktemp("real") / "bundle", find_helm())
+
+def _helm(path: Path) -> str:
+    if not path.is_file():
+        pytest.skip(f"{path.parent.name} is not installed (scripts/setup --dev)")
+    return str(path)
 
 
-class Steps:
-    """Runs kfboot commands against the fake and records requests, writes and wall time per step."""
+@dataclass
+class Step:
+    name: str
+    exit_code: int
+    summary: dict[str, Any]
+    output: str
+    requests: list[RequestRecord]
+    writes: int
+    wall: float
 
-    def __init__(self, fk: FakeKube, tmp_path: Path, bundle: Path) -> None:
-        self.fk = fk
-        self.kubeconfig = fk.write_kubeconfig(tmp_path / "kubeconfig", context="kind-fake")
-        self.bundle = bundle
-        self.figures: list[tuple[str, int, int, float]] = []
+    def refused_by_webhooks(self) -> list[str]:
+        return [f"{r.method} {r.path}" for r in self.requests if r.status == 500 and r.method != "GET"]
 
-    def run(self, step: str, *args: str) -> tuple[Any, dict[str, Any]]:
+
+@dataclass
+class Journey:
+    fk: FakeKube
+    kubeconfig: Path
+    bundle: Path
+    steps: dict[str, Step] = field(default_factory=dict)
+    after_install: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, name: str, *args: str) -> Step:
         self.fk.reset_requests()
         started = time.monotonic()
         result = CliRunner().invoke(app, ["--kubeconfig", str(self.kubeconfig), "--context", "kind-fake",
                                           "-o", "json", "--timeout", "120", *args, "--bundle", str(self.bundle)])
         wall = time.monotonic() - started
-        requests = self.fk.requests
-        self.figures.append((step, len(requests), self.fk.write_count(), wall))
-        print(f"real render: {step:<10} {len(requests):>6} requests {self.fk.write_count():>5} writes "
-              f"{wall:6.1f} s  exit {result.exit_code}")
         lines = [ln for ln in result.stdout.splitlines() if ln.strip().startswith("{")]
-        summary = json.loads(lines[-1]) if lines else {}
-        return result, summary
+        requests = self.fk.requests
+        step = Step(name, result.exit_code, json.loads(lines[-1]) if lines else {}, result.output, requests,
+                    self.fk.write_count(), wall)
+        print(f"\nreal render: {name:<10} {len(requests):>6} requests {step.writes:>5} writes {wall:6.1f} s "
+              f"exit {result.exit_code}", end="")
+        self.steps[name] = step
+        return step
 
 
-def _states(summary: dict[str, Any]) -> dict[str, str]:
-    return {p["phase"]: p["state"] for p in summary.get("phases") or []}
-
-
-def _failures(summary: dict[str, Any]) -> str:
-    return "\n".join(f"{p['phase']}: {p.get('message', '')}" for p in summary.get("phases") or []
-                     if p["state"] not in ("ready", "up-to-date", "removed", "skipped"))
-
-
-@pytest.fixture
-def steps(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("KFBOOT_CACHE_DIR", str(tmp_path / "cache"))
+def _prepare(fk: FakeKube, monkeypatch: pytest.MonkeyPatch, home: Path, helm: str) -> None:
+    monkeypatch.setenv("KFBOOT_CACHE_DIR", str(home / "cache"))
+    monkeypatch.setenv("KFBOOT_HELM", helm)
     for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
-        monkeypatch.setenv(var, str(tmp_path / var.lower()))
-    with FakeKube(seed=0, ready_delay=0.05) as fk:
-        for node in realrender.kind_nodes():
-            fk.put(node)
-        yield Steps(fk, tmp_path, bundle)
+        monkeypatch.setenv(var, str(home / var.lower()))
+    fk.ready_delay = 0.05
+    fk.crd_establish_delay = CRD_ESTABLISH_DELAY
+    fk.cainjector_delay = CAINJECTOR_DELAY
+    for node in realrender.kind_nodes():
+        fk.put(node)
 
 
-def test_real_render_installs_reruns_plans_reports_and_uninstalls(steps: Steps) -> None:
-    first, summary = steps.run("install", "install")
-    assert first.exit_code == 0, _failures(summary) or first.output[-3000:]
-    assert set(_states(summary).values()) == {"ready"}
-    fk = steps.fk
-    # what the real operators would have done, with no test hook
-    assert fk.get("nvidia.com/v1", "ClusterPolicy", "cluster-policy")["status"]["state"] == "ready"
-    hooks = fk.list("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration")
-    assert hooks and all(w["clientConfig"].get("caBundle") for h in hooks for w in h.get("webhooks") or []
-                         if "cert-manager.io/inject-ca-from" in (h["metadata"].get("annotations") or {})
-                         or "cert-manager.io/inject-ca-from-secret" in (h["metadata"].get("annotations") or {}))
+@pytest.fixture(scope="module")
+def journey(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    helm = _helm(HELM3)
+    home = tmp_path_factory.mktemp("real")
+    bundle = realrender.real_bundle(home / "bundle", helm)
+    with pytest.MonkeyPatch.context() as monkeypatch, FakeKube(seed=0) as fk:
+        _prepare(fk, monkeypatch, home, helm)
+        j = Journey(fk, fk.write_kubeconfig(home / "kubeconfig", context="kind-fake"), bundle)
+        if j.run("install", "install").exit_code == 0:
+            j.after_install = {
+                "policy": fk.get("nvidia.com/v1", "ClusterPolicy", "cluster-policy"),
+                "webhooks": fk.list("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration")
+                + fk.list("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"),
+            }
+            j.run("re-run", "install")
+            j.run("plan", "plan")
+            j.run("status", "status")
+            j.run("uninstall", "uninstall")
+            j.after_install["deployments_left"] = fk.list("apps/v1", "Deployment")
+        yield j
 
-    again, summary = steps.run("re-run", "install")
-    assert again.exit_code == 0, _failures(summary)
-    assert set(_states(summary).values()) == {"up-to-date"}
-    assert fk.write_count() == 0
 
-    plan, _ = steps.run("plan", "plan")
-    assert plan.exit_code == 0, plan.output[-2000:]
-    status, _ = steps.run("status", "status")
-    assert status.exit_code == 0, status.output[-2000:]
+def _states(step: Step) -> dict[str, str]:
+    return {p["phase"]: p["state"] for p in step.summary.get("phases") or []}
 
-    removed, summary = steps.run("uninstall", "uninstall")
-    assert removed.exit_code == 0, _failures(summary) or removed.output[-3000:]
-    assert set(_states(summary).values()) == {"removed"}
-    assert fk.list("apps/v1", "Deployment") == []
+
+def _why(step: Step) -> str:
+    failed = [f"{p['phase']}: {p.get('message', '')}" for p in step.summary.get("phases") or []
+              if p["state"] not in ("ready", "up-to-date", "removed")]
+    return "\n".join(failed) or step.output[-3000:]
+
+
+def test_install_succeeds_and_the_operators_did_their_part(journey: Journey) -> None:
+    install = journey.steps["install"]
+    assert install.exit_code == 0, _why(install)
+    assert set(_states(install).values()) == {"ready"} and len(install.summary["phases"]) == 8
+    assert journey.after_install["policy"]["status"]["state"] == "ready"
+    hooks = journey.after_install["webhooks"]
+    assert len(hooks) >= 20
+    assert all(w["clientConfig"].get("caBundle") for h in hooks for w in h["webhooks"])
+
+
+def test_rerun_writes_nothing(journey: Journey) -> None:
+    again = journey.steps["re-run"]
+    assert again.exit_code == 0, _why(again)
+    assert set(_states(again).values()) == {"up-to-date"}
+    assert again.writes == 0
+
+
+def test_plan_and_status_read_only(journey: Journey) -> None:
+    for name in ("plan", "status"):
+        step = journey.steps[name]
+        assert step.exit_code == 0, step.output[-2000:]
+        assert step.writes == 0
+
+
+def test_uninstall_removes_every_workload(journey: Journey) -> None:
+    removed = journey.steps["uninstall"]
+    assert removed.exit_code == 0, _why(removed)
+    assert set(_states(removed).values()) == {"removed"}
+    assert journey.after_install["deployments_left"] == []
+
+
+def test_no_write_is_sent_before_its_webhook_can_answer(journey: Journey) -> None:
+    """Webhooks refuse writes (500) until their Service answers with a known CA: an installer that waits
+    for the right things never sees one, and never relies on retries to get past them."""
+    refused = journey.steps["install"].refused_by_webhooks()
+    assert refused == [], "\n".join(refused)
+
+
+GPU_ONLY = """\
+apiVersion: kfboot.io/v1alpha1
+kind: Platform
+components:
+  cert-manager: {enabled: false}
+  istio: {enabled: false}
+  dex: {enabled: false}
+  kubeflow: {enabled: false}
+  kuberay: {enabled: false}
+  kserve: {enabled: false}
+"""
+
+
+@pytest.mark.xfail(strict=True, reason='issue 9: Helm 4 and chart CRDs: with CRDs taking a moment to become '
+                   'Established, helm 4 install of the GPU Operator fails "resource mapping not found for name: '
+                   '\\"cluster-policy\\" ... ensure CRDs are installed first"')
+def test_gpu_operator_chart_installs_under_helm4(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    helm = _helm(HELM4)
+    bundle = realrender.real_bundle(tmp_path / "bundle", helm)
+    config = tmp_path / "kfboot.yaml"
+    config.write_text(GPU_ONLY)
+    with FakeKube(seed=0) as fk:
+        _prepare(fk, monkeypatch, tmp_path, helm)
+        j = Journey(fk, fk.write_kubeconfig(tmp_path / "kubeconfig", context="kind-fake"), bundle)
+        step = j.run("helm4", "install", "-f", str(config))
+        print("\n" + _why(step))
+        assert step.exit_code == 0, _why(step)
+        assert fk.get("nvidia.com/v1", "ClusterPolicy", "cluster-policy")["status"]["state"] == "ready"

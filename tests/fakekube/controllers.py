@@ -103,6 +103,16 @@ class Controllers:
         self._due(at)
         return False
 
+    def _established_now(self, crd: dict[str, Any]) -> bool:
+        delay = self.fake.crd_establish_delay
+        if delay is None:
+            return self._is_ready_now(crd)
+        at = self.store.spec_changed_at.get(crd["metadata"].get("uid", ""), 0.0) + delay
+        if time.monotonic() >= at:
+            return True
+        self._due(at)
+        return False
+
     # ------------------------------------------------------------------ helpers
     def rt(self, api_version: str, kind: str) -> ResourceType:
         rt = self.fake.registry.by_kind(api_version, kind)
@@ -181,7 +191,7 @@ class Controllers:
                 self._crd_cleanup(crd_rt, crd)
                 continue
             if not established:
-                if self._held("CustomResourceDefinition", crd) or not self._is_ready_now(crd):
+                if self._held("CustomResourceDefinition", crd) or not self._established_now(crd):
                     continue
                 if CRD_FINALIZER not in (crd["metadata"].get("finalizers") or []):
                     new = copy.deepcopy(crd)

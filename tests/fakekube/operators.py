@@ -24,6 +24,7 @@ import contextlib
 import copy
 import datetime
 import hashlib
+import time
 from typing import TYPE_CHECKING, Any
 
 from .api import WriteOptions
@@ -198,6 +199,24 @@ class Operators:
             return (secret.get("data") or {}).get("ca.crt") if secret else None
         return None
 
+    def _injectable_now(self, annotations: dict[str, str]) -> bool:
+        """cainjector reacts to a new CA Secret after ``fake.cainjector_delay`` seconds (a watch and a patch)."""
+        delay = self.ctl.fake.cainjector_delay
+        if not delay:
+            return True
+        if INJECT_FROM_SECRET in annotations:
+            ns, _, name = annotations[INJECT_FROM_SECRET].partition("/")
+        else:
+            ns, _, cert_name = annotations[INJECT_FROM].partition("/")
+            cert = self.ctl._snap_get(("cert-manager.io", "certificates"), ns, cert_name) or {}
+            name = (cert.get("spec") or {}).get("secretName", "")
+        secret = self._secret(ns, name) or {}
+        at = self.ctl.store.spec_changed_at.get(secret.get("metadata", {}).get("uid", ""), 0.0) + delay
+        if time.monotonic() >= at:
+            return True
+        self.ctl._due(at)
+        return False
+
     def inject_ca(self) -> None:
         targets: list[tuple[str, str]] = [
             ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"),
@@ -212,7 +231,7 @@ class Operators:
                         INJECT_FROM in annotations or INJECT_FROM_SECRET in annotations):
                     continue
                 ca = self._ca_for(annotations)
-                if not ca:
+                if not ca or not self._injectable_now(annotations):
                     continue
                 new = copy.deepcopy(obj)
                 if kind.endswith("WebhookConfiguration"):
