@@ -22,7 +22,8 @@ from kfboot.cli.app import app
 from tests import realrender
 from tests.fakekube import FakeKube, RequestRecord
 
-pytestmark = pytest.mark.skipif(not realrender.available(), reason="the upstream render is not beside the repo")
+pytestmark = [pytest.mark.skipif(not realrender.available(), reason="the upstream render is not beside the repo"),
+              pytest.mark.timeout(400)]  # the module's journey (~1 min) runs inside its first test
 
 HELM3 = realrender.REPO / ".venv" / "tools" / "helm-v3.19.0" / "helm"
 HELM4 = realrender.REPO / ".venv" / "tools" / "helm-v4.1.4" / "helm"

@@ -110,8 +110,9 @@ class _Walker:
         """Prune and default ``value`` in place-ish; returns the (possibly new) value."""
         errs = self.out.errors
         if not _type_ok(value, schema):
+            want = "integer,string" if schema.get("x-kubernetes-int-or-string") else schema.get("type")
             errs.append(FieldError("FieldValueTypeInvalid", path, f'Invalid value: "{_type_name(value)}": '
-                                   f'{path} in body must be of type {schema.get("type")}: "{_type_name(value)}"'))
+                                   f'{path} in body must be of type {want}: "{_type_name(value)}"'))
             return value
         if isinstance(value, dict):
             value = self._object(value, schema, path, old if isinstance(old, dict) else None, root)
