@@ -223,6 +223,14 @@ def test_webhook_errors_until_the_service_answers_with_a_known_ca(fk: FakeKube) 
     assert err["details"]["causes"] == [{"message": err["message"].removeprefix("Internal error occurred: ")}]
     fk.put(webhook_config(ca="Y2E="))
     assert call(fk, "POST", url, cm("a"))[0] == 201
+    # a webhook that intercepts DELETE blocks deletions once its server is gone
+    cfg = webhook_config(ca="Y2E=")
+    cfg["webhooks"][0]["rules"][0]["operations"] = ["DELETE"]
+    fk.put(cfg)
+    fk.remove("apps/v1", "Deployment", "checker", NS)
+    wait_for(lambda: not (fk.get("v1", "Endpoints", "checker", NS) or {}).get("subsets"))
+    code, err = call(fk, "DELETE", url + "/a")
+    assert code == 500 and err["message"].endswith("connect: connection refused")
 
 
 def test_webhook_selectors_and_ignore_policy(fk: FakeKube) -> None:

@@ -3,7 +3,8 @@ objects, against the fake API server with its simulated operators on (cert-manag
 GPU Operator, profiles controller, self-certifying webhook servers) and no test hooks.
 
 One journey per module, install -> re-run -> plan -> status -> uninstall, with a real cluster's
-timing: CRDs take a second to become Established and cainjector a moment to patch a new CA.
+timing: CRDs take a second to become Established, cainjector a moment to patch a new CA, and the
+profiles controller a second to clean up a deleted Profile before it drops its finalizer.
 Each step prints its requests, writes and wall time (``pytest -s`` shows them).
 """
 
@@ -29,6 +30,7 @@ HELM3 = realrender.REPO / ".venv" / "tools" / "helm-v3.19.0" / "helm"
 HELM4 = realrender.REPO / ".venv" / "tools" / "helm-v4.1.4" / "helm"
 CRD_ESTABLISH_DELAY = 1.0  # seconds; any real cluster can take this long
 CAINJECTOR_DELAY = 0.5
+FINALIZER_DELAY = 1.0  # the profiles controller's cleanup of a deleted Profile
 
 
 def _helm(path: Path) -> str:
@@ -59,11 +61,11 @@ class Journey:
     steps: dict[str, Step] = field(default_factory=dict)
     after_install: dict[str, Any] = field(default_factory=dict)
 
-    def run(self, name: str, *args: str) -> Step:
+    def run(self, name: str, *args: str, timeout: int = 120) -> Step:
         self.fk.reset_requests()
         started = time.monotonic()
-        result = CliRunner().invoke(app, ["--kubeconfig", str(self.kubeconfig), "--context", "kind-fake",
-                                          "-o", "json", "--timeout", "120", *args, "--bundle", str(self.bundle)])
+        result = CliRunner().invoke(app, ["--kubeconfig", str(self.kubeconfig), "--context", "kind-fake", "-o",
+                                          "json", "--timeout", str(timeout), *args, "--bundle", str(self.bundle)])
         wall = time.monotonic() - started
         lines = [ln for ln in result.stdout.splitlines() if ln.strip().startswith("{")]
         requests = self.fk.requests
@@ -83,6 +85,7 @@ def _prepare(fk: FakeKube, monkeypatch: pytest.MonkeyPatch, home: Path, helm: st
     fk.ready_delay = 0.05
     fk.crd_establish_delay = CRD_ESTABLISH_DELAY
     fk.cainjector_delay = CAINJECTOR_DELAY
+    fk.finalizer_delay = FINALIZER_DELAY
     for node in realrender.kind_nodes():
         fk.put(node)
 
@@ -104,7 +107,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> Any:
             j.run("re-run", "install")
             j.run("plan", "plan")
             j.run("status", "status")
-            j.run("uninstall", "uninstall")
+            j.run("uninstall", "uninstall", timeout=30)
             j.after_install["deployments_left"] = fk.list("apps/v1", "Deployment")
         yield j
 
@@ -143,6 +146,9 @@ def test_plan_and_status_read_only(journey: Journey) -> None:
         assert step.writes == 0
 
 
+@pytest.mark.xfail(strict=True, reason="issue 9: uninstall issues deletion groups back to back, so the profiles "
+                   "controller is deleted before it removes its finalizer: \"kubeflow: stuck: Profile "
+                   "kubeflow-user-example-com is still terminating (finalizers: profile-finalizer)\"")
 def test_uninstall_removes_every_workload(journey: Journey) -> None:
     removed = journey.steps["uninstall"]
     assert removed.exit_code == 0, _why(removed)

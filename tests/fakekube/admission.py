@@ -9,9 +9,11 @@ A client create/update that matches a webhook of a Validating- or MutatingWebhoo
 * ``tls: failed to verify certificate: x509: certificate signed by unknown authority`` while the
   webhook's ``caBundle`` is empty.
 
-Once reachable, the webhook is taken to allow the request unchanged (this fake runs no webhook
-server: mutations are not applied). Not replicated: ``matchConditions``, DELETE/CONNECT
-operations, ``url`` webhooks (taken as reachable), and webhook calls on dry-run requests.
+CREATE, UPDATE and client DELETE requests are admitted (deletions by the fake's own controllers,
+such as namespace cleanup and garbage collection, are not). Once reachable, the webhook is taken to
+allow the request unchanged (this fake runs no webhook server: mutations are not applied). Not
+replicated: ``matchConditions``, CONNECT, ``url`` webhooks (taken as reachable), and the
+sideEffects rules for dry-run requests.
 """
 
 from __future__ import annotations

@@ -535,7 +535,7 @@ class Api:
     # ------------------------------------------------------------------ delete
     def delete(
         self, rt: ResourceType, namespace: str, name: str, options: dict[str, Any] | None,
-        dry_run: bool = False, propagation: str | None = None,
+        dry_run: bool = False, propagation: str | None = None, admit: bool = False,
     ) -> dict[str, Any]:
         ns = namespace if rt.namespaced else ""
         options = options or {}
@@ -550,6 +550,8 @@ class Api:
             if pre.get("uid") and pre["uid"] != current["metadata"]["uid"]:
                 raise conflict(rt.group, rt.plural, name, "the UID in the precondition does not match")
             current = self._for_version(rt, current)
+            if admit and not md_deleting(current):
+                self.admission.admit(rt, "DELETE", current, None)
             if dry_run:
                 return current
             propagation = propagation or options.get("propagationPolicy")
@@ -584,6 +586,10 @@ class Api:
                 if any(r.get("uid") == uid for r in refs):
                     obj["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != uid]
                     self.store.replace(key, obj)
+
+
+def md_deleting(obj: dict[str, Any]) -> bool:
+    return bool(obj["metadata"].get("deletionTimestamp"))
 
 
 def _load_apply_body(body: bytes) -> Any:

@@ -39,6 +39,9 @@ class FakeKube:
         self.crd_establish_delay: float | None = None
         # seconds cainjector takes to notice a new CA Secret and patch caBundle (a watch and a patch)
         self.cainjector_delay = 0.0
+        # seconds a finalizer-owning controller (Kubeflow's profiles controller) takes to clean up
+        # after a deletion before it removes its finalizer; while it is not running, it never does
+        self.finalizer_delay = 0.0
         # images no registry serves: their pods stay Pending in ImagePullBackOff, with kubelet's Events
         self.unpullable_images: set[str] = set()
         self.registry = Registry()

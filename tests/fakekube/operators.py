@@ -60,6 +60,7 @@ class Operators:
     def __init__(self, ctl: Controllers) -> None:
         self.ctl = ctl
         self.api = ctl.api
+        self._deleting_since: dict[str, float] = {}
 
     # ------------------------------------------------------------------ helpers
     def running(self, image: str) -> list[dict[str, Any]]:
@@ -295,6 +296,15 @@ class Operators:
             self.ctl._write_status(self.ctl.rt("nvidia.com/v1", "ClusterPolicy"), cp, status)
 
     # ------------------------------------------------------------------ Kubeflow profiles
+    def _cleaned_up(self, uid: str) -> bool:
+        """A finalizer comes off ``fake.finalizer_delay`` seconds after the controller saw the deletion."""
+        seen = self._deleting_since.setdefault(uid, time.monotonic())
+        at = seen + self.ctl.fake.finalizer_delay
+        if time.monotonic() >= at:
+            return True
+        self.ctl._due(at)
+        return False
+
     def profiles(self, controller_running: bool) -> None:
         if not controller_running:
             return  # nobody adds or removes the finalizer: a deleted Profile stays Terminating
@@ -302,7 +312,7 @@ class Operators:
             md = profile["metadata"]
             finalizers = md.get("finalizers") or []
             if md.get("deletionTimestamp"):
-                if PROFILE_FINALIZER in finalizers:
+                if PROFILE_FINALIZER in finalizers and self._cleaned_up(md["uid"]):
                     new = copy.deepcopy(profile)
                     new["metadata"]["finalizers"] = [f for f in finalizers if f != PROFILE_FINALIZER]
                     self._replace("kubeflow.org/v1", "Profile", new, "profile-controller")

@@ -323,7 +323,7 @@ class Handler(BaseHTTPRequestHandler):
             if isinstance(options, dict) and "All" in (options.get("dryRun") or []):
                 dry_run = True
             result = api.delete(rp.rt, ns, rp.name, options if isinstance(options, dict) else {},
-                                dry_run=dry_run, propagation=query.get("propagationPolicy"))
+                                dry_run=dry_run, propagation=query.get("propagationPolicy"), admit=True)
             return self._send_json(200, result)
         raise ApiError(405, "method not allowed", "MethodNotAllowed")
 
