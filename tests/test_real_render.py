@@ -30,7 +30,7 @@ HELM3 = realrender.REPO / ".venv" / "tools" / "helm-v3.19.0" / "helm"
 HELM4 = realrender.REPO / ".venv" / "tools" / "helm-v4.1.4" / "helm"
 CRD_ESTABLISH_DELAY = 1.0  # seconds; any real cluster can take this long
 CAINJECTOR_DELAY = 0.5
-FINALIZER_DELAY = 1.0  # the profiles controller's cleanup of a deleted Profile
+FINALIZER_DELAY = 3.0  # the profiles controller cleans up a deleted Profile's namespace first
 
 
 def _helm(path: Path) -> str:
@@ -91,10 +91,14 @@ def _prepare(fk: FakeKube, monkeypatch: pytest.MonkeyPatch, home: Path, helm: st
 
 
 @pytest.fixture(scope="module")
-def journey(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return realrender.real_bundle(tmp_path_factory.mktemp("real-bundle") / "bundle", _helm(HELM3))
+
+
+@pytest.fixture(scope="module")
+def journey(tmp_path_factory: pytest.TempPathFactory, bundle: Path) -> Any:
     helm = _helm(HELM3)
     home = tmp_path_factory.mktemp("real")
-    bundle = realrender.real_bundle(home / "bundle", helm)
     with pytest.MonkeyPatch.context() as monkeypatch, FakeKube(seed=0) as fk:
         _prepare(fk, monkeypatch, home, helm)
         j = Journey(fk, fk.write_kubeconfig(home / "kubeconfig", context="kind-fake"), bundle)
@@ -107,7 +111,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> Any:
             j.run("re-run", "install")
             j.run("plan", "plan")
             j.run("status", "status")
-            j.run("uninstall", "uninstall", timeout=30)
+            j.run("uninstall", "uninstall", timeout=15)
             j.after_install["deployments_left"] = fk.list("apps/v1", "Deployment")
         yield j
 
@@ -146,7 +150,9 @@ def test_plan_and_status_read_only(journey: Journey) -> None:
         assert step.writes == 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: uninstall issues deletion groups back to back, so the profiles "
+# not strict: kfboot's deletion timing decides the race (the Profile was stranded in 3 of 4 runs while this test
+# was written); strict once issue 9 makes uninstall wait for the Profile before deleting its controller
+@pytest.mark.xfail(strict=False, reason="issue 9: uninstall issues deletion groups back to back, so the profiles "
                    "controller is deleted before it removes its finalizer: \"kubeflow: stuck: Profile "
                    "kubeflow-user-example-com is still terminating (finalizers: profile-finalizer)\"")
 def test_uninstall_removes_every_workload(journey: Journey) -> None:
@@ -179,15 +185,14 @@ components:
 @pytest.mark.xfail(strict=True, reason='issue 9: Helm 4 and chart CRDs: with CRDs taking a moment to become '
                    'Established, helm 4 install of the GPU Operator fails "resource mapping not found for name: '
                    '\\"cluster-policy\\" ... ensure CRDs are installed first"')
-def test_gpu_operator_chart_installs_under_helm4(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gpu_operator_chart_installs_under_helm4(bundle: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     helm = _helm(HELM4)
-    bundle = realrender.real_bundle(tmp_path / "bundle", helm)
     config = tmp_path / "kfboot.yaml"
     config.write_text(GPU_ONLY)
     with FakeKube(seed=0) as fk:
         _prepare(fk, monkeypatch, tmp_path, helm)
         j = Journey(fk, fk.write_kubeconfig(tmp_path / "kubeconfig", context="kind-fake"), bundle)
         step = j.run("helm4", "install", "-f", str(config))
-        print("\n" + _why(step))
         assert step.exit_code == 0, _why(step)
         assert fk.get("nvidia.com/v1", "ClusterPolicy", "cluster-policy")["status"]["state"] == "ready"
