@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=.
 py=.venv/bin/python
-for bench in bench_help bench_apply bench_noop; do
+for bench in bench_help bench_apply bench_noop bench_doctor; do
   echo "== $bench"
   "$py" "benchmarks/$bench.py"
   echo

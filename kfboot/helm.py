@@ -1,5 +1,8 @@
 """Helm through pyhelm3, built lazily (its constructor runs `helm version`).
 
+The helm executable is the one `kfboot.tools` finds and version-checks ($KFBOOT_HELM, beside
+kfboot's Python, PATH); pyhelm3 never looks for one itself.
+
 kfboot decides *whether* to install or upgrade from a digest of chart + version + values kept in its
 own state, so a no-op run never calls `helm upgrade` and never adds a release revision.
 """
@@ -7,15 +10,12 @@ own state, so a no-op run never calls `helm upgrade` and never adds a release re
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kfboot.errors import ClusterError, UsageError
+from kfboot.errors import ClusterError
 from kfboot.k8s.refs import ObjectRef
 
 T = TypeVar("T")
@@ -33,18 +33,6 @@ class ChartRef:
     def describe(self) -> str:
         where = str(self.path) if self.path else f"{self.repo}"
         return f"chart {self.name} {self.version} from {where}"
-
-
-def find_helm() -> str:
-    """$KFBOOT_HELM, the helm next to our Python (scripts/setup puts one there), or PATH."""
-    candidates = [os.environ.get("KFBOOT_HELM"), str(Path(sys.executable).parent / "helm"), shutil.which("helm")]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    raise UsageError(
-        "helm was not found",
-        hint="install Helm 3.19+ or 4.x on PATH, set KFBOOT_HELM=/path/to/helm, or run `scripts/setup --dev`",
-    )
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -72,7 +60,9 @@ class Helm:
         # pyhelm3 logs every failed command at WARNING; kfboot reports failures itself, once
         logging.getLogger("pyhelm3").addHandler(logging.NullHandler())
         logging.getLogger("pyhelm3").propagate = False
-        self.executable = executable or find_helm()
+        from kfboot import tools
+
+        self.executable = executable or tools.require("helm")
         command = _Command(executable=self.executable, kubeconfig=kubeconfig, kubecontext=context)
         self.client = Client(command, executable=self.executable)
 

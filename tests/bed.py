@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kfboot.engine.lock import LeaseLock
 from kfboot.engine.runner import Runner
-from kfboot.engine.state import STATE_NAMESPACE, ConfigMapStateStore
 from kfboot.k8s.client import Kube
+from kfboot.k8s.lease import LeaseLock
 from kfboot.phases.manifest_phase import ManifestPhase
-from kfboot.phases.sources import LocalManifests
+from kfboot.phases.state_store import STATE_NAMESPACE, ConfigMapStateStore
+from kfboot.sources.manifests import LocalManifests
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PHASES = FIXTURES / "phases"
@@ -43,14 +43,20 @@ def local_phases(operator_dir: Path = PHASES / "operator", app_dir: Path = PHASE
 
 
 def runner(kube: Kube, phases: list[Any], events: list[Any] | None = None, **kwargs: Any) -> Runner:
-    sink = events.append if events is not None else None
-    warnings = kwargs.pop("warnings", None)
+    warnings: list[str] | None = kwargs.pop("warnings", None)
+
+    def sink(event: Any) -> None:  # lock warnings reach the caller as `warning` events
+        if events is not None:
+            events.append(event)
+        if warnings is not None and event.kind == "warning":
+            warnings.append(event.message)
+
     return Runner(
         phases,
         kube=kube,
         store=ConfigMapStateStore(kube),
         emit=sink,
-        lock_factory=lambda: LeaseLock(kube, STATE_NAMESPACE, warn=(warnings.append if warnings is not None else None)),
+        lock_factory=lambda: LeaseLock(kube, STATE_NAMESPACE),
         **kwargs,
     )
 

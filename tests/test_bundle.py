@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from kfboot.cli.app import app
 from kfboot.config.catalog import load_catalog
-from kfboot.helm import find_helm
 from kfboot.sources.build import catalog_paths
 from kfboot.sources.bundle import INDEX_FILE, Bundle, chart_file, manifest_file
 from kfboot.sources.images import images_of
+from kfboot.tools import find as find_tool
 from tests.bed import CHARTS, ONLY_CERT_MANAGER, build_fixture_bundle, bundle_build_args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def test_every_catalog_path_is_rendered_including_kind_and_serverless(built: Pat
 
 
 def test_bundle_equals_kustomize_of_the_tree(built: Path) -> None:
-    from kfboot.phases.sources import kustomize_build
+    from kfboot.sources.manifests import kustomize_build
 
     rel = "applications/profiles/pss"
     assert (built / manifest_file("kubeflow-manifests", rel)).read_text() == kustomize_build(MANIFESTS / rel)
@@ -100,6 +100,7 @@ def test_bundle_images_lists_the_fixture_images(built: Path) -> None:
         "registry.k8s.io/jobset/jobset:v0.10.1", "quay.io/argoproj/workflow-controller:v3.7.3",
         "nvcr.io/nvidia/gpu-operator:v26.7.0", "nvcr.io/nvidia/k8s-device-plugin:v0.18.1",  # chart + ClusterPolicy
         "quay.io/kuberay/operator:v1.3.2",
+        "docker.io/rayproject/ray:2.44.1", "registry.k8s.io/e2e-test-images/agnhost:2.53",  # `kfboot verify`'s
     }
     assert expected <= set(images)
     assert not [i for i in images if "{" in i or " " in i]
@@ -230,7 +231,7 @@ def test_build_checks_chart_pins_and_refuses_to_overwrite(built: Path, tmp_path:
 def test_build_accepts_packaged_charts(tmp_path: Path) -> None:
     packed = {}
     for name, path in CHARTS.items():
-        subprocess.run([find_helm(), "package", str(path), "-d", str(tmp_path / "pkg")], check=True, capture_output=True)
+        subprocess.run([find_tool("helm"), "package", str(path), "-d", str(tmp_path / "pkg")], check=True, capture_output=True)
         packed[name] = next((tmp_path / "pkg").glob(f"{yaml.safe_load((path / 'Chart.yaml').read_text())['name']}-*.tgz"))
     args = ["bundle", "build", str(tmp_path / "b"), "--manifests", str(MANIFESTS)]
     for name, tgz in packed.items():
@@ -249,8 +250,8 @@ def mirror(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
         tar.add(MANIFESTS, arcname="manifests-26.03")
     repo = tmp_path / "repo"
     for path in CHARTS.values():
-        subprocess.run([find_helm(), "package", str(path), "-d", str(repo)], check=True, capture_output=True)
-    subprocess.run([find_helm(), "repo", "index", str(repo)], check=True, capture_output=True)
+        subprocess.run([find_tool("helm"), "package", str(path), "-d", str(repo)], check=True, capture_output=True)
+    subprocess.run([find_tool("helm"), "repo", "index", str(repo)], check=True, capture_output=True)
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *a, **k) -> None:  # type: ignore[no-untyped-def]

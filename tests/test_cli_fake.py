@@ -13,7 +13,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from kfboot.cli.app import app
-from kfboot.engine.state import STATE_NAME, STATE_NAMESPACE
+from kfboot.phases.state_store import STATE_NAME, STATE_NAMESPACE
 from tests.bed import MANIFESTS, ONLY_CERT_MANAGER
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from kfboot.config.platform import Platform, default_platform, load_platform, parse_dotted, platform_schema
-from kfboot.config.positions import load_yaml, validate
 from kfboot.errors import ConfigError
+from kfboot.yaml_positions import load_yaml, validate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
 POSITIONED = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<rest>.*)$")

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from kfboot.cli.app import app
 from kfboot.config.platform import Platform, load_platform
 from kfboot.engine.phase import PhaseContext
-from kfboot.engine.state import STATE_NAME, STATE_NAMESPACE
 from kfboot.errors import ConfigError
 from kfboot.phases.build import BuildOptions, build_phases
 from kfboot.phases.credentials import (
@@ -31,7 +30,8 @@ from kfboot.phases.credentials import (
     is_bcrypt_hash,
     resolve_credentials,
 )
-from kfboot.phases.sources import LocalManifests
+from kfboot.phases.state_store import STATE_NAME, STATE_NAMESPACE
+from kfboot.sources.manifests import LocalManifests
 
 ROOT = Path(__file__).resolve().parents[1]
 DEX_TREE = ROOT / "tests" / "fixtures" / "dex"

@@ -91,6 +91,6 @@ def test_action_to_dict() -> None:
 
 def test_record_round_trips_through_json() -> None:
     record = rec("failed", error="x")
-    again = PhaseRecord.from_json(record.to_json())
+    again = PhaseRecord.from_json(record.to_json(), ObjectRef.from_dict)
     assert again == record
     assert again.inventory[1].namespace is None

@@ -587,3 +587,71 @@ def test_uninstall_waits_for_transitive_dependents_even_if_middle_is_not_recorde
     assert summary.exit_code == EXIT_OK
     assert a_started_early == [False]
     assert log.names("uninstall") == ["c", "a"]
+
+
+# -- one failure table, locks through protocols ------------------------------------------------------------
+def _raise(exc: BaseException) -> Hook:
+    def hook(_ctx: PhaseContext) -> None:
+        raise exc
+
+    return hook
+
+
+def test_uninstall_that_times_out_exits_3_like_install() -> None:
+    log = Log()
+    phases = make(log, {"a": ()}, a={"on_uninstall": _raise(WaitTimeout("Deployment ns/a still terminating"))})
+    store = MemoryStateStore({"a": ready_record(phases["a"])})
+    summary = runner(phases, store=store).uninstall()
+
+    assert summary.exit_code == EXIT_TIMEOUT
+    assert outcomes(summary)["a"].state == ev.TIMED_OUT
+    assert store.records["a"].status == "failed" and "still terminating" in store.records["a"].error
+
+
+class FakeLock:
+    """A lock that records what happened and can simulate a takeover warning or another run's work."""
+
+    def __init__(self, log: list[str], on_acquire: Callable[[], None] = lambda: None) -> None:
+        self.log = log
+        self.on_acquire = on_acquire
+        self.warn: Callable[[str], None] = lambda _m: None
+        self.on_lost: Callable[[str], None] = lambda _m: None
+
+    def acquire(self) -> None:
+        self.log.append("acquire")
+        self.warn("taking over a stale lock from bob")
+        self.on_acquire()
+
+    def release(self) -> None:
+        self.log.append("release")
+
+
+def test_uninstall_replans_under_the_lock() -> None:
+    """Another run removed `b` while we waited for the lock: we must not remove it again."""
+    log = Log()
+    phases = make(log, {"a": (), "b": ()})
+    store = MemoryStateStore({n: ready_record(p) for n, p in phases.items()})
+    lock_log: list[str] = []
+
+    def other_run_removed_b() -> None:
+        store.records["b"].status = "uninstalled"
+
+    events: list[ev.Event] = []
+    r = Runner(list(phases.values()), store=store, emit=events.append,
+               lock_factory=lambda: FakeLock(lock_log, other_run_removed_b))
+    summary = r.uninstall()
+
+    assert lock_log == ["acquire", "release"]
+    assert log.names("uninstall") == ["a"]
+    assert outcomes(summary)["b"].state == ev.SKIPPED
+    warnings = [e.message for e in events if e.kind == "warning"]
+    assert warnings == ["taking over a stale lock from bob"]  # lock warnings are events, not side output
+    assert [e.phase for e in events if e.kind == "plan"] == ["b", "a"]  # announced once, as re-planned
+
+
+def test_phases_get_the_runners_request_parallelism() -> None:
+    log = Log()
+    seen: list[int] = []
+    phases = make(log, {"a": ()}, a={"on_apply": lambda ctx: seen.append(ctx.parallel)})
+    Runner(list(phases.values()), object_parallel=5).install()
+    assert seen == [5]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kfboot.engine.state import ConfigMapStateStore
+from kfboot.phases.state_store import ConfigMapStateStore
 from tests.bed import connect, local_phases, runner
 from tests.fakekube import FakeKube, Fault
 

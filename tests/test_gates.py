@@ -6,7 +6,7 @@ from pathlib import Path
 
 from kfboot.config.catalog import Gate
 from kfboot.phases.manifest_phase import ManifestPhase
-from kfboot.phases.sources import LocalManifests
+from kfboot.sources.manifests import LocalManifests
 from tests.bed import PHASES, connect, runner
 
 STATE_READY = Gate.model_validate({"condition": {

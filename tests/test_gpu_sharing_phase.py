@@ -22,7 +22,7 @@ from kfboot.phases.build import build_phases, deep_merge
 from kfboot.phases.gpu_sharing import MIG_STATE_LABEL, GpuSharingPhase
 from kfboot.phases.helm_phase import HelmPhase
 from kfboot.phases.manifest_phase import ManifestPhase
-from kfboot.phases.sources import LocalManifests
+from kfboot.sources.manifests import LocalManifests
 from tests.bed import PHASES, connect, runner
 
 H100 = "NVIDIA-H100-80GB-HBM3"

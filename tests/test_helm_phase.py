@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from kfboot.engine.services import Services
 from kfboot.helm import ChartRef, Helm
-from kfboot.phases.helm_phase import HelmPhase
+from kfboot.phases.helm_phase import HELM, HelmPhase
 from tests.bed import connect, runner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ def _phase(values: dict) -> HelmPhase:
 def _run(fake_kube, tmp_path: Path, helm_bin: Path, values: dict, op: str = "install"):
     kube = connect(fake_kube, tmp_path)
     kubeconfig = tmp_path / "kubeconfig"
-    services = {"helm_factory": lambda: Helm(kubeconfig, "kind-fake", executable=str(helm_bin))}
+    services = Services({HELM: lambda: Helm(kubeconfig, "kind-fake", executable=str(helm_bin))})
     r = runner(kube, [_phase(values)], services=services)
     return r.install() if op == "install" else r.uninstall()
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kfboot.engine.lock import LeaseLock
-from kfboot.engine.state import STATE_NAME, STATE_NAMESPACE, ConfigMapStateStore
 from kfboot.errors import LockHeld
+from kfboot.k8s.lease import LeaseLock
+from kfboot.phases.state_store import STATE_NAME, STATE_NAMESPACE, ConfigMapStateStore
 from tests.bed import PHASES, connect, local_phases, runner
 from tests.fakekube import Fault
 

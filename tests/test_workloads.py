@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from kfboot.errors import WaitTimeout
-from kfboot.k8s.waits import Waiter, deadline_in
+from kfboot.k8s.waits import Waiter
 from kfboot.k8s.workloads import run_job
 from tests.bed import connect
+
+
+def _deadline_in(seconds: float) -> float:
+    return time.monotonic() + seconds
 
 
 def _job(name: str = "nvidia-smi") -> dict:
@@ -30,7 +35,7 @@ def test_job_logs_come_back_and_the_job_is_cleaned_up(fake_kube, kube) -> None:
     logs = "index, name\n0, NVIDIA H100 80GB HBM3\n"
     fake_kube.set_job_result("verify", "nvidia-smi", logs)
 
-    result = run_job(kube, Waiter(kube), _job(), deadline_in(10))
+    result = run_job(kube, Waiter(kube), _job(), _deadline_in(10))
 
     assert result.succeeded and result.text == logs
     assert fake_kube.get("batch/v1", "Job", "nvidia-smi", "verify") is None
@@ -39,7 +44,7 @@ def test_job_logs_come_back_and_the_job_is_cleaned_up(fake_kube, kube) -> None:
 def test_failed_job_is_reported_with_its_logs_not_waited_out(fake_kube, kube) -> None:
     fake_kube.set_job_result("verify", "nvidia-smi", "NVIDIA-SMI has failed\n", succeeded=False)
 
-    result = run_job(kube, Waiter(kube), _job(), deadline_in(30), keep=True)
+    result = run_job(kube, Waiter(kube), _job(), _deadline_in(30), keep=True)
 
     assert not result.succeeded and "failed" in result.detail
     assert "NVIDIA-SMI has failed" in result.text
@@ -48,10 +53,10 @@ def test_failed_job_is_reported_with_its_logs_not_waited_out(fake_kube, kube) ->
 
 def test_rerun_replaces_a_previous_job_of_the_same_name(fake_kube, kube) -> None:
     fake_kube.set_job_result("verify", "nvidia-smi", "first\n")
-    run_job(kube, Waiter(kube), _job(), deadline_in(10), keep=True)
+    run_job(kube, Waiter(kube), _job(), _deadline_in(10), keep=True)
     fake_kube.set_job_result("verify", "nvidia-smi", "second\n")
 
-    result = run_job(kube, Waiter(kube), _job(), deadline_in(10))
+    result = run_job(kube, Waiter(kube), _job(), _deadline_in(10))
 
     assert result.text == "second\n"
 
@@ -59,4 +64,4 @@ def test_rerun_replaces_a_previous_job_of_the_same_name(fake_kube, kube) -> None
 def test_a_job_that_never_finishes_times_out(fake_kube, kube) -> None:
     fake_kube.hold_unready("Job", "verify", "nvidia-smi")
     with pytest.raises(WaitTimeout, match="Job verify/nvidia-smi"):
-        run_job(kube, Waiter(kube), _job(), deadline_in(1))
+        run_job(kube, Waiter(kube), _job(), _deadline_in(1))

@@ -1,14 +1,19 @@
-"""Global options shared by every command (kubectl-like), carried in typer's context object."""
+"""Global options shared by every command (kubectl-like), carried in typer's context object, and the
+one way a command turns them into a `kfboot.session.Session`."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kfboot.session import Session
 
 
 class OutputFormat(str, Enum):
@@ -37,6 +42,18 @@ def get_options(ctx: Any) -> GlobalOptions:
     return obj if isinstance(obj, GlobalOptions) else GlobalOptions()
 
 
+def open_session(ctx: Any, *, file: Path | None = None, manifests: Path | None = None, bundle: Path | None = None,
+                 charts: dict[str, Path] | None = None, offline: bool = False, kind: bool | None = None,
+                 extra_profile_dirs: tuple[Path, ...] = ()) -> Session:
+    """The session of a command: the global options plus the command's own sources (all lazy)."""
+    from kfboot.session import Session, Sources, Target
+
+    opts = get_options(ctx)
+    sources = Sources(file, manifests, bundle, charts or {}, extra_profile_dirs)
+    return Session(target=Target(opts.kubeconfig, opts.context, opts.timeout), sources=sources, offline=offline,
+                   kind=kind)
+
+
 def is_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -50,6 +67,13 @@ def print_json(obj: Any) -> None:
     """One JSON object per line on stdout (newline-delimited JSON for machines)."""
     sys.stdout.write(json.dumps(obj, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+def progress_printer(ctx: Any) -> Callable[[str], None]:
+    """Progress lines of a long command: `progress` events with -o json, plain stderr lines otherwise."""
+    if get_options(ctx).json:
+        return lambda msg: print_json({"event": "progress", "message": msg})
+    return lambda msg: stderr_console().print(msg, markup=False, highlight=False)
 
 
 def console_width() -> int | None:

@@ -8,12 +8,14 @@ import time
 from typing import Any
 
 from kfboot.cli.context import GlobalOptions, interactive_stderr, print_json
+from kfboot.engine import events as ev
 
-ICONS = {"ready": "✔", "up-to-date": "✔", "removed": "✔", "dry-run": "•", "skipped": "–", "failed": "✘",
-         "timed-out": "⏱", "cancelled": "⊘", "interrupted": "✘", "pending": "·", "applying": "…",
-         "waiting": "…", "removing": "…"}
-STYLES = {"ready": "green", "up-to-date": "green", "removed": "green", "failed": "red", "timed-out": "red",
-          "cancelled": "yellow", "interrupted": "red", "skipped": "dim", "dry-run": "cyan"}
+ICONS = {ev.READY: "✔", ev.UP_TO_DATE: "✔", ev.REMOVED: "✔", ev.DRY_RUN: "•", ev.SKIPPED: "–", ev.FAILED: "✘",
+         ev.TIMED_OUT: "⏱", ev.CANCELLED: "⊘", ev.INTERRUPTED: "✘", ev.PENDING: "·", ev.APPLYING: "…",
+         ev.WAITING: "…", ev.REMOVING: "…"}
+STYLES = {ev.READY: "green", ev.UP_TO_DATE: "green", ev.REMOVED: "green", ev.FAILED: "red", ev.TIMED_OUT: "red",
+          ev.CANCELLED: "yellow", ev.INTERRUPTED: "red", ev.SKIPPED: "dim", ev.DRY_RUN: "cyan"}
+BUSY = (ev.APPLYING, ev.WAITING, ev.REMOVING)
 
 
 PLAIN_PROGRESS_EVERY = 10.0
@@ -25,7 +27,7 @@ class Reporter:
     def __init__(self, options: GlobalOptions, phases: list[tuple[str, str]]) -> None:
         self.options = options
         self.rows: dict[str, dict[str, Any]] = {
-            name: {"title": title, "state": "pending", "message": "", "started": None, "elapsed": 0.0}
+            name: {"title": title, "state": ev.PENDING, "message": "", "started": None, "elapsed": 0.0}
             for name, title in phases
         }
         self.lock = threading.Lock()
@@ -77,8 +79,8 @@ class Reporter:
                     self._line(f"{event.phase:<18} {event.state:<11} {event.message}", event.elapsed)
             elif event.kind == "plan" and row is not None:
                 action = event.data.get("action", "")
-                state = {"skip": "skipped", "up-to-date": "up-to-date"}.get(action, row["state"])
-                row["state"], row["message"] = state, event.message if state != "pending" else f"{action}: {event.message}"
+                state = {"skip": ev.SKIPPED, "up-to-date": ev.UP_TO_DATE}.get(action, row["state"])
+                row["state"], row["message"] = state, event.message if state != ev.PENDING else f"{action}: {event.message}"
                 if self.mode == "plain":
                     self._line(f"{event.phase:<18} {'plan':<11} {action}: {event.message}", None)
             elif event.kind == "progress" and row is not None:
@@ -95,13 +97,6 @@ class Reporter:
             self.last_progress[phase] = now
             return True
         return False
-
-    def warn(self, message: str) -> None:
-        with self.lock:
-            if self.mode == "json":
-                print_json({"event": "warning", "message": message, "time": round(time.time(), 3)})
-            else:
-                self._warn(message)
 
     def _warn(self, message: str) -> None:
         if self.live is not None:
@@ -124,7 +119,7 @@ class Reporter:
         for name, row in self.rows.items():
             state = row["state"]
             elapsed = row["elapsed"]
-            if state in ("applying", "waiting", "removing") and row["started"] is not None:
+            if state in BUSY and row["started"] is not None:
                 elapsed = now - row["started"]
             style = STYLES.get(state, "")
             table.add_row(ICONS.get(state, " "), name, f"[{style}]{state}[/]" if style else state,

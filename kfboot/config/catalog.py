@@ -6,13 +6,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from kfboot.yaml_positions import StrictModel
 
 CATALOG_FILE = Path(__file__).resolve().parents[1] / "data" / "catalog.yaml"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+class _Strict(StrictModel):
+    model_config = ConfigDict(frozen=True)  # the catalog is shipped data: strict, and never changed at runtime
 
 
 class SourceEntry(_Strict):
@@ -81,9 +83,44 @@ class ComponentEntry(_Strict):
         return self.helm.version if self.helm else (self.version or "")
 
 
+class Footprint(_Strict):
+    """CPUs, memory and disk a part of the platform needs from the Docker host running kind."""
+
+    cpus: float = 0
+    memory_gib: float = Field(default=0, alias="memoryGiB")
+    disk_gib: float = Field(default=0, alias="diskGiB")
+
+    def __add__(self, other: Footprint) -> Footprint:
+        return Footprint(cpus=self.cpus + other.cpus, memoryGiB=self.memory_gib + other.memory_gib,
+                         diskGiB=self.disk_gib + other.disk_gib)
+
+
+class KindFootprints(_Strict):
+    base: Footprint
+    components: dict[str, Footprint]
+
+
+class KindPins(_Strict):
+    """Pinned kind release and node image (by digest) for `kfboot cluster create`."""
+
+    version: str
+    node_image: str = Field(alias="nodeImage", pattern=r"^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$")
+    workers: int = Field(ge=0)
+    footprint: KindFootprints
+
+
+class VerifyEntry(_Strict):
+    """What `kfboot verify` runs by default: images (also listed in bundles) and the sample model."""
+
+    images: dict[str, str] = Field(default_factory=dict)
+    sklearn_model: str = Field(default="", alias="sklearnModel")
+
+
 class Catalog(_Strict):
     sources: dict[str, SourceEntry]
+    kind: KindPins
     components: dict[str, ComponentEntry]
+    verify: VerifyEntry = Field(default_factory=VerifyEntry)
 
 
 @lru_cache(maxsize=1)

@@ -6,12 +6,17 @@ that `kfboot schema` prints for editors.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from kfboot.gpu.config import GpuConfig
+from kfboot.yaml_positions import StrictModel
+
+if TYPE_CHECKING:
+    from kfboot.gpu.plan import GpuPlan
 
 API_VERSION = "kfboot.io/v1alpha1"
 KUBEFLOW_APPS = (
@@ -24,11 +29,7 @@ KubeflowApp = Literal[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class HelmComponent(_Strict):
+class HelmComponent(StrictModel):
     """A component installed from a Helm chart."""
 
     enabled: bool = Field(default=True, description="Install this component.")
@@ -36,7 +37,7 @@ class HelmComponent(_Strict):
     values: dict[str, Any] = Field(default_factory=dict, description="Helm values merged over kfboot's defaults.")
 
 
-class ManifestComponent(_Strict):
+class ManifestComponent(StrictModel):
     """A component applied from kubeflow/manifests (its version follows the manifests release)."""
 
     enabled: bool = Field(default=True, description="Install this component.")
@@ -57,7 +58,7 @@ class KubeflowComponent(ManifestComponent):
         return apps
 
 
-class DexPasswordSecret(_Strict):
+class DexPasswordSecret(StrictModel):
     """An existing Secret holding the initial user's password (plaintext, or a bcrypt hash)."""
 
     name: str = Field(description="Secret name.")
@@ -65,7 +66,7 @@ class DexPasswordSecret(_Strict):
     key: str = Field(default="password", description="Key in the Secret's data.")
 
 
-class DexInitialUser(_Strict):
+class DexInitialUser(StrictModel):
     """Dex's static user. With neither passwordHash nor passwordSecret kfboot generates a random password."""
 
     email: str = Field(default="user@example.com", pattern=r"^[^@\s]+@[^@\s]+$", description="Login email.")
@@ -84,7 +85,7 @@ class DexInitialUser(_Strict):
     def _bcrypt(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        from kfboot.phases.credentials import is_bcrypt_hash, is_known_upstream_hash
+        from kfboot.config.passwords import is_bcrypt_hash, is_known_upstream_hash
 
         if not is_bcrypt_hash(value):
             raise ValueError("not a bcrypt hash Dex accepts: expected $2a$, $2b$ or $2y$, a cost from 10 to 16 "
@@ -113,7 +114,7 @@ class KServeComponent(ManifestComponent):
     )
 
 
-class Components(_Strict):
+class Components(StrictModel):
     gpu_operator: HelmComponent = Field(default_factory=HelmComponent, alias="gpu-operator")
     cert_manager: ManifestComponent = Field(default_factory=ManifestComponent, alias="cert-manager")
     istio: ManifestComponent = Field(default_factory=ManifestComponent)
@@ -127,16 +128,16 @@ class Components(_Strict):
         return getattr(self, name.replace("-", "_"), None)
 
 
-class InstallSettings(_Strict):
+class InstallSettings(StrictModel):
     parallel: int = Field(default=4, ge=1, le=32, description="Phases that may run at the same time.")
     timeout: float = Field(default=900, gt=0, description="Seconds each phase may take to become ready.")
 
 
-class Metadata(_Strict):
+class Metadata(StrictModel):
     name: str = Field(default="kfboot", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-class Platform(_Strict):
+class Platform(StrictModel):
     """An AI/ML platform on one Kubernetes cluster."""
 
     api_version: Literal["kfboot.io/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
@@ -145,6 +146,27 @@ class Platform(_Strict):
     components: Components = Field(default_factory=Components)
     gpu: GpuConfig = Field(default_factory=GpuConfig)
     install: InstallSettings = Field(default_factory=InstallSettings)
+    _gpu_plans: dict[tuple[str, ...], Any] = PrivateAttr(default_factory=dict)
+
+    def gpu_plan(self, extra_profile_dirs: Sequence[Path] = (), *, strict: bool = True) -> GpuPlan:
+        """The GPU sharing plan, built once per set of profile directories (the one validation path).
+
+        `strict` raises ConfigError when the plan has problems (without file positions: `load_platform`
+        reports them with positions first, so a loaded config never gets here with problems).
+        """
+        from kfboot.errors import ConfigError
+        from kfboot.gpu.plan import build_plan
+        from kfboot.gpu.profiles import load_profiles
+
+        dirs = [d for d in (self.gpu.profiles_dir, *extra_profile_dirs) if d]
+        key = tuple(str(d) for d in dirs)
+        if key not in self._gpu_plans:
+            self._gpu_plans[key] = build_plan(self.gpu, load_profiles(dirs))
+        plan: GpuPlan = self._gpu_plans[key]
+        if strict and not plan.ok:
+            raise ConfigError(plan.problems, hint="check the gpu section: `kfboot render mig -f FILE` shows each "
+                                                  "problem with its position")
+        return plan
 
 
 def default_platform() -> Platform:
@@ -152,19 +174,29 @@ def default_platform() -> Platform:
     return Platform()
 
 
-def load_platform(path: Path | None) -> Platform:
-    """The Platform in `path`, or the embedded default when no file is given."""
+def load_platform(path: Path | None, extra_profile_dirs: Sequence[Path] = ()) -> Platform:
+    """The Platform in `path`, or the embedded default when no file is given.
+
+    Every problem is reported at once as `file:line:col: path: message`: schema errors, versions the
+    catalog does not pin, and GPU pools that do not fit their hardware (from the one GPU plan, which
+    the platform keeps for the phases).
+    """
     if path is None:
         return default_platform()
-    from kfboot.config.positions import read_yaml_file, validate
     from kfboot.errors import ConfigError
+    from kfboot.yaml_positions import read_yaml_file, validate
 
     doc = read_yaml_file(path)
     platform = validate(doc, Platform)
+    located: list[tuple[tuple[str | int, ...], str]] = [
+        (parse_dotted(dotted), f"{dotted}: {message}") for dotted, message in check_platform(platform)]
+    if platform.gpu.pools:
+        plan = platform.gpu_plan(extra_profile_dirs, strict=False)
+        located += [(problem.path, str(problem)) for problem in plan.located_problems]
     problems = []
-    for dotted, message in check_platform(platform):
-        line, col = doc.position(parse_dotted(dotted))
-        problems.append(f"{path}:{line}:{col}: {dotted}: {message}")
+    for where, text in located:
+        line, col = doc.position(where)
+        problems.append(f"{path}:{line}:{col}: {text}")
     if problems:
         raise ConfigError(problems)
     return platform
@@ -187,7 +219,7 @@ def parse_dotted(dotted: str) -> tuple[str | int, ...]:
 
 
 def check_platform(platform: Platform) -> list[tuple[str, str]]:
-    """Cross-field checks needing the catalog or the hardware profiles: (dotted path, message)."""
+    """Cross-field checks against the catalog: (dotted path, message). GPU pools: `Platform.gpu_plan`."""
     from kfboot.config.catalog import load_catalog
 
     catalog = load_catalog()
@@ -199,22 +231,7 @@ def check_platform(platform: Platform) -> list[tuple[str, str]]:
                 f"components.{name}.version",
                 f"{comp.version} is not a version kfboot has pinned (choose one of {', '.join(entry.helm.versions)})",
             ))
-    problems.extend(gpu_problems(platform))
     return problems
-
-
-def gpu_problems(platform: Platform) -> list[tuple[str, str]]:
-    if not platform.gpu.pools:
-        return []
-    from kfboot.gpu.config import check_gpu_config
-    from kfboot.gpu.profiles import load_profiles
-
-    profiles = load_profiles([platform.gpu.profiles_dir] if platform.gpu.profiles_dir else [])
-    out = []
-    for message in check_gpu_config(platform.gpu, profiles):
-        dotted, sep, rest = message.partition(": ")
-        out.append((dotted, rest) if sep else ("gpu", message))
-    return out
 
 
 def platform_schema() -> dict[str, Any]:

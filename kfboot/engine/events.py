@@ -26,7 +26,7 @@ GOOD = frozenset({READY, UP_TO_DATE, SKIPPED, REMOVED, DRY_RUN})
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # "phase" | "progress" | "warning" | "plan" | "info"
+    kind: str  # "plan" | "phase" | "progress" | "warning"
     phase: str | None = None
     state: str | None = None
     message: str = ""

@@ -10,27 +10,28 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from kfboot.engine.state import PhaseRecord
-    from kfboot.k8s.client import Kube
-    from kfboot.k8s.refs import ObjectRef
-    from kfboot.k8s.waits import Waiter
+from kfboot.engine.services import Services
+from kfboot.engine.state import PhaseRecord
+
+# What phases own and the engine only records: Kubernetes object references (kfboot.k8s.refs.ObjectRef).
+# The engine knows no Kubernetes type, so to it they are opaque, hashable and sortable values.
+Ref = Any
 
 
 @dataclass
 class PhaseContext:
     """Everything a phase may use while it runs; built by the runner for each phase."""
 
-    kube: Kube | None
+    kube: Any  # the cluster client (kfboot.k8s.client.Kube) or None offline; only phases call it
     dry_run: bool = False
     timeout: float = 600.0
-    parallel: int = 16
+    parallel: int = 16  # requests a phase may have in flight at once (the runner's `object_parallel`)
     cancel: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[str], None] = lambda _msg: None
     record: PhaseRecord | None = None
-    services: dict[str, Any] = field(default_factory=dict)  # shared lazily-built clients (helm, …)
+    services: Services = field(default_factory=Services)  # clients the run's phases share (helm, …)
     purge_crds: bool = False  # uninstall: also delete CRDs (and with them every custom resource)
     force: bool = False  # uninstall: strip finalizers of objects still stuck at the deadline
     started: float = field(default_factory=time.monotonic)
@@ -39,15 +40,10 @@ class PhaseContext:
     def deadline(self) -> float:
         return self.started + self.timeout
 
-    def require_kube(self) -> Kube:
+    def require_kube(self) -> Any:
         if self.kube is None:
             raise RuntimeError("this operation needs a cluster connection")
         return self.kube
-
-    def waiter(self) -> Waiter:
-        from kfboot.k8s.waits import Waiter
-
-        return Waiter(self.require_kube(), cancel=self.cancel, progress=self.progress)
 
 
 @dataclass(frozen=True)
@@ -77,14 +73,14 @@ class Phase(Protocol):
     def describe(self) -> list[str]:
         """What install would do, in words, without touching anything (for offline plans)."""
 
-    def check(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[Problem]:
+    def check(self, ctx: PhaseContext, inventory: list[Ref]) -> list[Problem]:
         """Read-only: what is missing or unready among what this phase installed."""
 
-    def apply(self, ctx: PhaseContext) -> list[ObjectRef]:
+    def apply(self, ctx: PhaseContext) -> list[Ref]:
         """Make the cluster match; return the inventory of objects this phase owns."""
 
-    def wait(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> None:
+    def wait(self, ctx: PhaseContext, inventory: list[Ref]) -> None:
         """Block (bounded by ctx.deadline) until what apply created is ready."""
 
-    def uninstall(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[str]:
+    def uninstall(self, ctx: PhaseContext, inventory: list[Ref]) -> list[str]:
         """Remove what this phase installed; return what is stuck (empty when clean)."""

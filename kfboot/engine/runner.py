@@ -9,16 +9,18 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from kfboot.engine import events as ev
 from kfboot.engine.dag import dependencies, dependents, topological, validate_graph
 from kfboot.engine.phase import Phase, PhaseContext, Problem
 from kfboot.engine.plan import Action, ActionKind, decide_install, decide_uninstall
+from kfboot.engine.services import Services
 from kfboot.engine.state import MemoryStateStore, PhaseRecord, StateStore, now_iso
+from kfboot.engine.walk import walk
 from kfboot.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -29,6 +31,41 @@ from kfboot.errors import (
     UsageError,
     WaitTimeout,
 )
+
+# What an exception in a phase means, for install and uninstall alike: (user-facing state, recorded status).
+FAILURES: tuple[tuple[type[BaseException], str, str], ...] = (
+    (Interrupted, ev.INTERRUPTED, "interrupted"),
+    (WaitTimeout, ev.TIMED_OUT, "failed"),
+    (KfbootError, ev.FAILED, "failed"),
+    (Exception, ev.FAILED, "failed"),  # a bug or an unexpected library error: record it, don't lose state
+)
+
+
+def failure_of(exc: BaseException) -> tuple[str, str, str]:
+    """(state, recorded status, message) of a phase that raised `exc`."""
+    state, status = next((s, st) for kind, s, st in FAILURES if isinstance(exc, kind))
+    message = exc.message if isinstance(exc, KfbootError) else f"{type(exc).__name__}: {exc}"
+    return state, status, message
+
+
+class Lock(Protocol):
+    """The cluster lock a run holds while it writes (kfboot.k8s.lease.LeaseLock)."""
+
+    warn: Callable[[str], None]  # the runner routes these into the event stream
+    on_lost: Callable[[str], None]  # the runner stops writing when this fires
+
+    def acquire(self) -> None: ...
+    def release(self) -> None: ...
+
+
+class Cluster(Protocol):
+    """What the runner itself reads of the cluster client (for the summary); phases use the rest."""
+
+    requests: int
+    writes: int
+
+    @property
+    def target(self) -> Any: ...
 
 
 @dataclass
@@ -43,15 +80,17 @@ class Runner:
         self,
         phases: list[Phase],
         *,
-        kube: Any = None,
+        kube: Cluster | None = None,
         store: StateStore | None = None,
         emit: ev.Emit | None = None,
         parallel: int = 4,
+        object_parallel: int = 16,
         timeout: float = 600.0,
-        lock_factory: Callable[[], Any] | None = None,
-        services: dict[str, Any] | None = None,
+        lock_factory: Callable[[], Lock] | None = None,
+        services: Services | None = None,
         purge_crds: bool = False,
         force: bool = False,
+        skip_reasons: Mapping[str, str] | None = None,
     ) -> None:
         self.phases = {p.name: p for p in phases}
         self.needs = {p.name: tuple(p.needs) for p in phases}
@@ -61,26 +100,31 @@ class Runner:
         self.store: StateStore = store if store is not None else MemoryStateStore()
         self._emit = emit or (lambda _e: None)
         self._emit_lock = threading.Lock()
-        self.parallel = max(1, parallel)
+        self.parallel = max(1, parallel)  # phases at once
+        self.object_parallel = max(1, object_parallel)  # requests one phase may have in flight
         self.timeout = timeout
         self.lock_factory = lock_factory
-        self.services = services if services is not None else {}
+        self.services = services if services is not None else Services()
         self.cancel = threading.Event()
         self.lost_lock = ""
         self.purge_crds = purge_crds
         self.force = force
+        self.skip_reasons = dict(skip_reasons or {})  # why a disabled phase is off, when not the config's doing
 
     # -- events ---------------------------------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
         with self._emit_lock:
             self._emit(event)
 
+    def warn(self, message: str) -> None:
+        self.emit(ev.Event("warning", message=message))
+
     def _context(self, phase: Phase, record: PhaseRecord | None, dry_run: bool = False) -> PhaseContext:
         return PhaseContext(
             kube=self.kube,
             dry_run=dry_run,
             timeout=self.timeout,
-            parallel=16,
+            parallel=self.object_parallel,
             cancel=self.cancel,
             progress=lambda msg, name=phase.name: self.emit(ev.Event("progress", name, message=msg)),
             record=record,
@@ -103,7 +147,8 @@ class Runner:
                     and record.digest == digest):
                 problems = phase.check(self._context(phase, record), record.inventory)
             action = decide_install(enabled=phase.enabled, version=phase.version, digest=digest,
-                                    record=record, problems=problems, offline=offline)
+                                    record=record, problems=problems, offline=offline,
+                                    disabled_reason=self.skip_reasons.get(name))
             return PlannedPhase(phase, action, record)
 
         with ThreadPoolExecutor(max_workers=self.parallel * 2, thread_name_prefix="plan") as pool:
@@ -135,13 +180,7 @@ class Runner:
                     self._dry_run_phase(self.phases[name], outcomes[name])
             return self._summary("install --dry-run", outcomes, started, "dry run: nothing was changed")
 
-        lock = self._lock()
-        if lock is not None:
-            ensure = getattr(self.store, "ensure", None)
-            if ensure:
-                ensure()
-            lock.acquire()
-        try:
+        with self._locked():
             planned = self.plan()  # again, under the lock: another run may have finished meanwhile
             todo = {p.phase.name for p in planned if p.action.kind.changes}
             outcomes = {p.phase.name: self._initial_outcome(p) for p in planned}
@@ -153,17 +192,23 @@ class Runner:
                 prerequisites=lambda name: [d for d in self.needs[name] if d in todo],
                 blocked_by=lambda name: dependents(self.needs, name),
             )
-        finally:
-            if lock is not None:
-                lock.release()
         return self._summary("install", outcomes, started)
 
-    def _lock(self) -> Any:
-        """The cluster lock, wired so that losing it stops this run before it writes any more."""
+    @contextlib.contextmanager
+    def _locked(self) -> Any:
+        """Hold the cluster lock (if any), wired so that losing it stops this run before it writes more."""
         lock = self.lock_factory() if self.lock_factory else None
-        if lock is not None and hasattr(lock, "on_lost"):
-            lock.on_lost = self._lost_lock
-        return lock
+        if lock is None:
+            yield
+            return
+        lock.on_lost = self._lost_lock
+        lock.warn = self.warn
+        self.store.ensure()  # the lock lives in the state's namespace
+        lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
 
     def _lost_lock(self, why: str) -> None:
         self.lost_lock = why
@@ -183,49 +228,26 @@ class Runner:
         prerequisites: Callable[[str], list[str]],
         blocked_by: Callable[[str], set[str]],
     ) -> None:
-        """Run `todo` respecting prerequisites; on failure cancel what depends on it."""
-        pending = set(todo)
-        running: dict[Future[None], str] = {}
-        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="phase") as pool:
-            try:
-                while pending or running:
-                    for name in [n for n in self._ordered(pending)
-                                 if all(outcomes[d].state in ev.GOOD for d in prerequisites(n))]:
-                        if len(running) >= self.parallel:
-                            break
-                        pending.discard(name)
-                        running[pool.submit(run, name)] = name
-                    if not running:
-                        break  # the rest is blocked by failures and was cancelled
-                    done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        name = running.pop(fut)
-                        fut.result()  # phase runners record their own errors; this re-raises bugs
-                        if outcomes[name].state not in ev.GOOD:
-                            for dep in self._ordered(blocked_by(name) & pending):
-                                pending.discard(dep)
-                                out = outcomes[dep]
-                                out.state = ev.CANCELLED
-                                out.message = f"not started: needs {name}, which {outcomes[name].state}: " \
-                                              f"{outcomes[name].message}"
-                                self.emit(ev.Event("phase", dep, ev.CANCELLED, out.message))
-                    if self.cancel.is_set():
-                        break
-                for name in self._ordered(pending):  # never started: say why instead of leaving them pending
-                    outcomes[name].state = ev.CANCELLED
-                    outcomes[name].message = "not started: interrupted" if self.cancel.is_set() else \
-                        "not started: what it needs did not become ready"
-                    self.emit(ev.Event("phase", name, ev.CANCELLED, outcomes[name].message))
-            except KeyboardInterrupt:
-                self.cancel.set()
-                for name in pending:
-                    outcomes[name].state = ev.CANCELLED
-                    outcomes[name].message = "not started: interrupted"
-                wait(list(running))  # phases notice `cancel` and record themselves as interrupted
-                raise Interrupted("interrupted: state was recorded; run the same command again to resume") from None
+        """Run `todo` through the DAG walk; a phase that did not end well cancels what it blocks."""
 
-    def _ordered(self, names: set[str]) -> list[str]:
-        return [n for n in self.order if n in names]
+        def run_phase(name: str) -> bool:
+            run(name)
+            return outcomes[name].state in ev.GOOD
+
+        def cancelled(name: str, because: str | None) -> None:
+            out = outcomes[name]
+            out.state = ev.CANCELLED
+            if because is not None:
+                cause = outcomes[because]
+                out.message = f"not started: needs {because}, which {cause.state}: {cause.message}"
+            elif self.cancel.is_set():
+                out.message = "not started: interrupted"
+            else:
+                out.message = "not started: what it needs did not become ready"
+            self.emit(ev.Event("phase", name, ev.CANCELLED, out.message))
+
+        walk(self.order, todo, run=run_phase, prerequisites=prerequisites, blocked_by=blocked_by,
+             on_cancelled=cancelled, parallel=self.parallel, cancel=self.cancel)
 
     def _install_phase(self, phase: Phase, previous: PhaseRecord | None, out: ev.PhaseOutcome) -> None:
         started = time.monotonic()
@@ -251,24 +273,13 @@ class Runner:
             phase.wait(ctx, record.inventory)
             record.finished_at, record.error = now_iso(), ""
             transition(ev.READY, "ready", f"ready ({len(record.inventory)} objects)")
-        except Interrupted as exc:
-            record.error = exc.message
-            self._record_failure(transition, ev.INTERRUPTED, "interrupted", exc.message)
-        except WaitTimeout as exc:
-            record.error = exc.message
-            self._record_failure(transition, ev.TIMED_OUT, "failed", exc.message)
-        except KfbootError as exc:
-            record.error = exc.message
-            self._record_failure(transition, ev.FAILED, "failed", exc.message)
-        except Exception as exc:  # a bug or an unexpected library error: record it, don't lose state
-            record.error = f"{type(exc).__name__}: {exc}"
-            self._record_failure(transition, ev.FAILED, "failed", record.error)
-
-    def _record_failure(self, transition: Callable[..., None], state: str, status: str, message: str) -> None:
-        try:
-            transition(state, status, message)
-        except KfbootError as exc:  # the cluster is gone too: still tell the user what happened
-            transition(state, None, f"{message} (and the state could not be recorded: {exc.message})")
+        except Exception as exc:
+            state, status, message = failure_of(exc)
+            record.error = message
+            try:
+                transition(state, status, message)
+            except KfbootError as save_error:  # the cluster is gone too: still tell the user what happened
+                transition(state, None, f"{message} (and the state could not be recorded: {save_error.message})")
 
     def _dry_run_phase(self, phase: Phase, out: ev.PhaseOutcome) -> None:
         started = time.monotonic()
@@ -287,7 +298,30 @@ class Runner:
         if unknown:
             raise UsageError(f"unknown phase(s): {', '.join(unknown)}; known: {', '.join(self.order)}")
         selected = set(names) if names else set(self.order)
-        records = self.store.load()
+        locking = self.lock_factory is not None
+        records, outcomes, todo = self._plan_uninstall(selected, announce=not locking)
+        if not todo:
+            if locking:
+                self._plan_uninstall(selected, announce=True, records=records)
+            return self._summary("uninstall", outcomes, started, "nothing to remove")
+        with self._locked():
+            # again, under the lock: another run may have installed or removed phases meanwhile
+            records, outcomes, todo = self._plan_uninstall(selected, announce=True)
+            self._walk(
+                todo,
+                outcomes,
+                run=lambda name: self._uninstall_phase(self.phases[name], records[name], outcomes[name]),
+                # reverse DAG: remove a phase only after everything that needs it is removed
+                prerequisites=lambda name: [n for n in todo if name in dependencies(self.needs, n)],
+                blocked_by=lambda name: dependencies(self.needs, name) & todo,
+            )
+        if not todo:
+            return self._summary("uninstall", outcomes, started, "nothing to remove")
+        return self._summary("uninstall", outcomes, started)
+
+    def _plan_uninstall(self, selected: set[str], *, announce: bool, records: dict[str, PhaseRecord] | None = None,
+                        ) -> tuple[dict[str, PhaseRecord], dict[str, ev.PhaseOutcome], set[str]]:
+        records = self.store.load() if records is None else records
         outcomes: dict[str, ev.PhaseOutcome] = {}
         todo: set[str] = set()
         for name in reversed(self.order):
@@ -297,27 +331,11 @@ class Runner:
             phase = self.phases[name]
             state = ev.PENDING if action.kind.changes else ev.SKIPPED
             outcomes[name] = ev.PhaseOutcome(name, phase.title, state, action.kind.value, action.reason)
-            self.emit(ev.Event("plan", name, message=action.reason, data=action.to_dict()))
+            if announce:
+                self.emit(ev.Event("plan", name, message=action.reason, data=action.to_dict()))
             if action.kind.changes:
                 todo.add(name)
-        if not todo:
-            return self._summary("uninstall", outcomes, started, "nothing to remove")
-        lock = self._lock()
-        if lock is not None:
-            lock.acquire()
-        try:
-            self._walk(
-                todo,
-                outcomes,
-                run=lambda name: self._uninstall_phase(self.phases[name], records[name], outcomes[name]),
-                # reverse DAG: remove a phase only after everything that needs it is removed
-                prerequisites=lambda name: [n for n in todo if name in dependencies(self.needs, n)],
-                blocked_by=lambda name: dependencies(self.needs, name) & todo,
-            )
-        finally:
-            if lock is not None:
-                lock.release()
-        return self._summary("uninstall", outcomes, started)
+        return records, outcomes, todo
 
     def _uninstall_phase(self, phase: Phase, record: PhaseRecord, out: ev.PhaseOutcome) -> None:
         started = time.monotonic()
@@ -336,23 +354,13 @@ class Runner:
                 record.finished_at = now_iso()
                 out.state, out.message = ev.REMOVED, "removed"
             self.store.save(record)
-        except Interrupted as exc:
-            out.state, out.message = ev.INTERRUPTED, exc.message
-            self._save_quietly(record, "interrupted", exc.message)
-        except KfbootError as exc:
-            out.state, out.message = ev.FAILED, exc.message
-            self._save_quietly(record, "failed", exc.message)
         except Exception as exc:
-            out.state, out.message = ev.FAILED, f"{type(exc).__name__}: {exc}"
-            self._save_quietly(record, "failed", out.message)
+            out.state, status, out.message = failure_of(exc)
+            record.status, record.error = status, out.message
+            with contextlib.suppress(KfbootError):  # if even recording fails, the summary still tells the user
+                self.store.save(record)
         out.duration = time.monotonic() - started
         self.emit(ev.Event("phase", phase.name, out.state, out.message, out.duration))
-
-    def _save_quietly(self, record: PhaseRecord, status: str, error: str) -> None:
-        """Record a failed uninstall; if even that fails, the summary still tells the user."""
-        record.status, record.error = status, error
-        with contextlib.suppress(KfbootError):
-            self.store.save(record)
 
     # -- summary --------------------------------------------------------------------------------
     def _summary(self, operation: str, outcomes: dict[str, ev.PhaseOutcome], started: float,
@@ -374,8 +382,9 @@ class Runner:
         if self.lost_lock:
             message = f"stopped: {self.lost_lock}; run the command again once the other run is done"
         target = {}
+        requests = writes = 0
         if self.kube is not None:
             target = {"context": self.kube.target.context, "server": self.kube.target.server}
-        return ev.RunSummary(operation, ordered, time.monotonic() - started,
-                             requests=getattr(self.kube, "requests", 0), writes=getattr(self.kube, "writes", 0),
+            requests, writes = self.kube.requests, self.kube.writes
+        return ev.RunSummary(operation, ordered, time.monotonic() - started, requests=requests, writes=writes,
                              exit_code=code, target=target, message=message)

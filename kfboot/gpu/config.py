@@ -1,30 +1,25 @@
 """The `gpu:` section of the Platform config: GPU node pools, their profile and sharing scheme.
 
 Only shape is checked here (with positions, via pydantic). Whether a geometry fits the GPU or a
-named config exists for it depends on the loaded hardware profiles: see `check_gpu_config`.
+named config exists for it depends on the loaded hardware profiles: see `kfboot.gpu.plan.build_plan`
+(config loading builds that plan once and points each of its problems at its line in the file).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kfboot.gpu.mig import parse_geometry, parse_profile_name
-
-if TYPE_CHECKING:
-    from kfboot.gpu.profiles import ProfileSet
+from kfboot.yaml_positions import StrictModel
 
 _INDEX_SET = re.compile(r"^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$")
 _POOL_NAME = r"^[a-z0-9]([-a-z0-9]{0,54}[a-z0-9])?$"  # ≤ 56: "-<hash6>" is appended for MIG configs (label ≤ 63)
 
 GeometryValue = str | dict[str, int]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 def parse_gpu_indices(key: str) -> list[int] | None:
@@ -59,7 +54,7 @@ def geometry_value(value: GeometryValue) -> dict[str, int] | None:
     return dict(value)
 
 
-class MigSharing(_Strict):
+class MigSharing(StrictModel):
     """MIG layout of every GPU in the pool: an NVIDIA named config or a custom geometry per GPU index."""
 
     strategy: Literal["single", "mixed"] = Field(
@@ -96,7 +91,7 @@ class MigSharing(_Strict):
         return self
 
 
-class TimeSlicing(_Strict):
+class TimeSlicing(StrictModel):
     """Device-plugin time-slicing: each device (GPU or MIG device) is advertised `replicas` times."""
 
     replicas: int = Field(description="Pods that may share one device; at least 2.")
@@ -125,7 +120,7 @@ class TimeSlicing(_Strict):
 SharingMode = Literal["none", "mig", "time-slicing", "mig+time-slicing"]
 
 
-class Sharing(_Strict):
+class Sharing(StrictModel):
     """How the GPUs of a pool are shared between pods."""
 
     mode: SharingMode = Field(
@@ -156,7 +151,7 @@ class Sharing(_Strict):
         return self.mode in ("mig", "mig+time-slicing")
 
 
-class GpuPool(_Strict):
+class GpuPool(StrictModel):
     """A group of identical GPU nodes sharing one hardware profile and one sharing scheme."""
 
     name: str = Field(
@@ -189,7 +184,7 @@ class GpuPool(_Strict):
         return self
 
 
-class GpuConfig(_Strict):
+class GpuConfig(StrictModel):
     """GPU section of kfboot.yaml: extra profiles and GPU node pools (empty: no GPU sharing config)."""
 
     profiles_dir: Path | None = Field(
@@ -205,9 +200,3 @@ class GpuConfig(_Strict):
             raise ValueError(f"pool names must be unique: {', '.join(dupes)}")
         return self
 
-
-def check_gpu_config(cfg: GpuConfig, profiles: ProfileSet) -> list[str]:
-    """Everything that needs the hardware profiles: one `gpu.pools[i].…: message` line per problem."""
-    from kfboot.gpu.plan import build_plan
-
-    return build_plan(cfg, profiles).problems

@@ -26,7 +26,7 @@ _UNSET = object()  # a GPU index no geometry key has covered yet
 
 
 @dataclass
-class Problem:
+class ConfigProblem:
     """One finding with the config path it concerns (for `file:line:col` via Located.position)."""
 
     path: Path_
@@ -144,7 +144,7 @@ def base_product(product: str) -> str:
 @dataclass
 class GpuPlan:
     pools: list[PoolPlan] = field(default_factory=list)
-    located_problems: list[Problem] = field(default_factory=list)
+    located_problems: list[ConfigProblem] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -170,7 +170,7 @@ def build_plan(cfg: GpuConfig, profiles: ProfileSet, root: Path_ = ("gpu",)) -> 
     plan = GpuPlan()
     for i, pool in enumerate(cfg.pools):
         base = (*root, "pools", i)
-        problems: list[Problem] = []
+        problems: list[ConfigProblem] = []
         resolved = _resolve_pool(pool, profiles, base, problems)
         plan.located_problems.extend(problems)
         if resolved is not None and not problems:
@@ -179,11 +179,16 @@ def build_plan(cfg: GpuConfig, profiles: ProfileSet, root: Path_ = ("gpu",)) -> 
     return plan
 
 
-def _resolve_pool(pool: GpuPool, profiles: ProfileSet, base: Path_, problems: list[Problem]) -> PoolPlan | None:
+def check_gpu_config(cfg: GpuConfig, profiles: ProfileSet) -> list[str]:
+    """Everything that needs the hardware profiles: one `gpu.pools[i].…: message` line per problem."""
+    return build_plan(cfg, profiles).problems
+
+
+def _resolve_pool(pool: GpuPool, profiles: ProfileSet, base: Path_, problems: list[ConfigProblem]) -> PoolPlan | None:
     profile = profiles.find(pool.profile)
     if profile is None:
         problems.append(
-            Problem(
+            ConfigProblem(
                 (*base, "profile"), f"unknown hardware profile {pool.profile!r} (known: {', '.join(profiles.names())})"
             )
         )
@@ -191,58 +196,12 @@ def _resolve_pool(pool: GpuPool, profiles: ProfileSet, base: Path_, problems: li
     sharing = pool.sharing
     if not profile.has_gpus:
         if sharing.mode != "none":
-            problems.append(Problem((*base, "sharing", "mode"), f"profile {profile.name} has no GPUs to share"))
+            problems.append(ConfigProblem((*base, "sharing", "mode"), f"profile {profile.name} has no GPUs to share"))
         gpus = 0
     else:
         gpus = pool.gpus_per_node or profile.gpus_per_node
-    selector = pool.node_selector
-    if pool.nodes is None and selector is None:
-        if len(profile.products) == 1:
-            selector = {PRODUCT_LABEL: profile.products[0]}
-        else:
-            problems.append(
-                Problem(
-                    (*base, "nodeSelector"),
-                    f"set nodeSelector or nodes: profile {profile.name} has "
-                    + (
-                        "no product label"
-                        if not profile.products
-                        else f"several products ({', '.join(profile.products)})"
-                    ),
-                )
-            )
-    geometries: list[Geometry | None] | None = None
-    strategy = "none"
-    named = None
-    if sharing.uses_mig and sharing.mig is not None:
-        strategy = sharing.mig.strategy
-        named = sharing.mig.config
-        if profile.mig is None:
-            problems.append(
-                Problem(
-                    (*base, "sharing", "mode"),
-                    f"{profile.name} is not MIG-capable; use time-slicing (MIG GPUs: A100, A30, H100, H200, GH200, B200)",
-                )
-            )
-        else:
-            geometries = _pool_geometries(pool, profile, gpus, base, problems)
-            if geometries is not None and strategy == "single" and not is_uniform(geometries):
-                used = sorted({n for g in geometries if g for n, c in g.items() if c})
-                problems.append(
-                    Problem(
-                        (*base, "sharing", "mig", "strategy"),
-                        "single needs every GPU of the pool to have MIG enabled with one profile "
-                        f"(got {', '.join(used) or 'no MIG instances'}"
-                        + (", and MIG-disabled GPUs" if any(g is None for g in geometries) else "")
-                        + "); use strategy mixed",
-                    )
-                )
-            if geometries is not None and sharing.time_slicing and not any(geometries):
-                problems.append(
-                    Problem(
-                        (*base, "sharing", "mig"), "no MIG devices to time-slice: the geometry creates no instances"
-                    )
-                )
+    selector = _node_selector(pool, profile, base, problems)
+    geometries, strategy, named = _mig_layout(pool, profile, gpus, base, problems)
     node_count = pool.node_count if pool.node_count is not None else (len(pool.nodes) if pool.nodes else None)
     return PoolPlan(
         name=pool.name,
@@ -259,8 +218,54 @@ def _resolve_pool(pool: GpuPool, profiles: ProfileSet, base: Path_, problems: li
     )
 
 
+def _node_selector(pool: GpuPool, profile: HardwareProfile, base: Path_,
+                   problems: list[ConfigProblem]) -> dict[str, str] | None:
+    """The pool's nodeSelector, defaulting to the profile's one product label when neither it nor nodes is set."""
+    if pool.nodes is not None or pool.node_selector is not None:
+        return pool.node_selector
+    if len(profile.products) == 1:
+        return {PRODUCT_LABEL: profile.products[0]}
+    what = "no product label" if not profile.products else f"several products ({', '.join(profile.products)})"
+    problems.append(ConfigProblem((*base, "nodeSelector"), f"set nodeSelector or nodes: profile {profile.name} has {what}"))
+    return None
+
+
+def _mig_layout(pool: GpuPool, profile: HardwareProfile, gpus: int, base: Path_,
+                problems: list[ConfigProblem]) -> tuple[list[Geometry | None] | None, str, str | None]:
+    """(per-GPU geometries or None, MIG strategy, named config) of a pool that asks for MIG."""
+    sharing = pool.sharing
+    if not sharing.uses_mig or sharing.mig is None:
+        return None, "none", None
+    strategy, named = sharing.mig.strategy, sharing.mig.config
+    if profile.mig is None:
+        problems.append(
+            ConfigProblem(
+                (*base, "sharing", "mode"),
+                f"{profile.name} is not MIG-capable; use time-slicing (MIG GPUs: A100, A30, H100, H200, GH200, B200)",
+            )
+        )
+        return None, strategy, named
+    geometries = _pool_geometries(pool, profile, gpus, base, problems)
+    if geometries is not None and strategy == "single" and not is_uniform(geometries):
+        used = sorted({n for g in geometries if g for n, c in g.items() if c})
+        problems.append(
+            ConfigProblem(
+                (*base, "sharing", "mig", "strategy"),
+                "single needs every GPU of the pool to have MIG enabled with one profile "
+                f"(got {', '.join(used) or 'no MIG instances'}"
+                + (", and MIG-disabled GPUs" if any(g is None for g in geometries) else "")
+                + "); use strategy mixed",
+            )
+        )
+    if geometries is not None and sharing.time_slicing and not any(geometries):
+        problems.append(
+            ConfigProblem((*base, "sharing", "mig"), "no MIG devices to time-slice: the geometry creates no instances")
+        )
+    return geometries, strategy, named
+
+
 def _pool_geometries(
-    pool: GpuPool, profile: HardwareProfile, gpus: int, base: Path_, problems: list[Problem]
+    pool: GpuPool, profile: HardwareProfile, gpus: int, base: Path_, problems: list[ConfigProblem]
 ) -> list[Geometry | None] | None:
     mig_cfg = pool.sharing.mig
     assert mig_cfg is not None and profile.mig is not None
@@ -268,17 +273,17 @@ def _pool_geometries(
         path = (*base, "sharing", "mig", "config")
         configs = named_configs(profile.mig)
         if mig_cfg.config == "all-disabled":
-            problems.append(Problem(path, "all-disabled turns MIG off; use `mode: none` (or time-slicing)"))
+            problems.append(ConfigProblem(path, "all-disabled turns MIG off; use `mode: none` (or time-slicing)"))
             return None
         if mig_cfg.config not in configs:
             valid = ", ".join(n for n in configs if n != "all-disabled")
             problems.append(
-                Problem(path, f"{mig_cfg.config!r} is not a MIG config for {profile.name} (valid: {valid})")
+                ConfigProblem(path, f"{mig_cfg.config!r} is not a MIG config for {profile.name} (valid: {valid})")
             )
             return None
         geometry = configs[mig_cfg.config]
         check = check_geometry(geometry or {}, profile.mig, profile.name)
-        problems.extend(Problem(path, f"{mig_cfg.config}: {msg}") for msg in check.problems)
+        problems.extend(ConfigProblem(path, f"{mig_cfg.config}: {msg}") for msg in check.problems)
         return [dict(geometry) if geometry is not None else None for _ in range(gpus)]
     assert mig_cfg.geometry is not None
     per_gpu: list[Geometry | object | None] = [_UNSET] * gpus
@@ -290,25 +295,25 @@ def _pool_geometries(
         if geometry is not None:
             check = check_geometry(geometry, profile.mig, profile.name)
             if not check.ok:
-                problems.extend(Problem(path, msg) for msg in check.problems)
+                problems.extend(ConfigProblem(path, msg) for msg in check.problems)
                 ok = False
         targets = list(range(gpus)) if indices is None else indices
         for idx in targets:
             if idx >= gpus:
                 problems.append(
-                    Problem(path, f"GPU {idx} does not exist: the pool has {gpus} GPUs per node (0-{gpus - 1})")
+                    ConfigProblem(path, f"GPU {idx} does not exist: the pool has {gpus} GPUs per node (0-{gpus - 1})")
                 )
                 ok = False
                 break
             if per_gpu[idx] is not _UNSET:
-                problems.append(Problem(path, f"GPU {idx} is given a geometry twice"))
+                problems.append(ConfigProblem(path, f"GPU {idx} is given a geometry twice"))
                 ok = False
                 break
             per_gpu[idx] = geometry
     missing = [i for i, g in enumerate(per_gpu) if g is _UNSET]
     if missing and ok:
         problems.append(
-            Problem(
+            ConfigProblem(
                 (*base, "sharing", "mig", "geometry"),
                 f"GPU {slot_ranges(missing)} (of 0-{gpus - 1}) has no geometry; cover them (or use `all`, or `disabled`)",
             )
@@ -317,7 +322,7 @@ def _pool_geometries(
     return [g for g in per_gpu if isinstance(g, dict) or g is None] if ok else None
 
 
-def _cross_pool(cfg: GpuConfig, root: Path_) -> list[Problem]:
+def _cross_pool(cfg: GpuConfig, root: Path_) -> list[ConfigProblem]:
     problems = []
     owner: dict[str, int] = {}
     selectors: dict[tuple[tuple[str, str], ...], int] = {}
@@ -325,7 +330,7 @@ def _cross_pool(cfg: GpuConfig, root: Path_) -> list[Problem]:
         for node in pool.nodes or []:
             if node in owner and owner[node] != i:
                 problems.append(
-                    Problem(
+                    ConfigProblem(
                         (*root, "pools", i, "nodes"), f"node {node} is already in pool {cfg.pools[owner[node]].name}"
                     )
                 )
@@ -334,7 +339,7 @@ def _cross_pool(cfg: GpuConfig, root: Path_) -> list[Problem]:
             key = tuple(sorted(pool.node_selector.items()))
             if key in selectors:
                 problems.append(
-                    Problem(
+                    ConfigProblem(
                         (*root, "pools", i, "nodeSelector"),
                         f"same nodeSelector as pool {cfg.pools[selectors[key]].name}: a node can be in one pool only",
                     )

@@ -9,17 +9,15 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from kfboot.yaml_positions import StrictModel
 
 PCI_ID = re.compile(r"^0x[0-9A-Fa-f]{4}$")
 GI_PROFILE_NAME = re.compile(r"^(?P<g>[1-8])g\.(?P<gb>[0-9]+)gb(?:\+(?P<attr>[a-z0-9.]+))?$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class MigInstanceProfile(_Strict):
+class MigInstanceProfile(StrictModel):
     """One GPU-instance profile as `nvidia-smi mig -lgip` / `-lgipp` list it."""
 
     name: str = Field(description="MIG profile name as mig-parted spells it, e.g. `1g.10gb` or `1g.10gb+me`.")
@@ -69,7 +67,7 @@ class MigInstanceProfile(_Strict):
         return bool(m and m.group("attr") and "me" in m.group("attr").split(","))
 
 
-class MigCapability(_Strict):
+class MigCapability(StrictModel):
     """MIG geometry of a GPU: slice budget, instance profiles and NVIDIA's balanced mix."""
 
     compute_slices: int = Field(alias="computeSlices", ge=1, le=8, description="Compute slices per GPU (7 or 4).")
@@ -103,7 +101,7 @@ class MigCapability(_Strict):
         return next((p for p in self.profiles if p.name == name), None)
 
 
-class NcclExpectation(_Strict):
+class NcclExpectation(StrictModel):
     """Expected NCCL all_reduce_perf bus bandwidth (GB/s, large messages) for the verification step."""
 
     single_node_busbw_gbps: float | None = Field(
@@ -115,7 +113,7 @@ class NcclExpectation(_Strict):
     network: str | None = Field(default=None, description="Inter-node network the multi-node figure assumes.")
 
 
-class HardwareProfile(_Strict):
+class HardwareProfile(StrictModel):
     """One GPU model (or `cpu-only`): identification, shape of a node, MIG table, NCCL expectations."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Profile name used in kfboot.yaml.")

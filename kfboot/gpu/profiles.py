@@ -80,7 +80,7 @@ def profile_files(directory: Path) -> list[Path]:
 
 def load_profile_file(path: Path) -> HardwareProfile:
     """Validate one profile file; schema errors are ConfigError lines `file:line:col: path: msg`."""
-    from kfboot.config.positions import read_yaml_file, validate
+    from kfboot.yaml_positions import read_yaml_file, validate
 
     doc = read_yaml_file(path)
     prof = validate(doc, HardwareProfile)

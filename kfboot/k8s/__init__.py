@@ -1,1 +1,3 @@
-"""The thin cluster layer: HTTP calls with retries, ordered server-side apply, typed waits."""
+"""The thin cluster layer: HTTP calls with retries, ordered server-side apply, typed waits and
+readiness, Jobs, and the Lease lock two runs coordinate with. Knows nothing of phases or the engine.
+"""

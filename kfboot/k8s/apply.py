@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,9 +11,7 @@ from kfboot.errors import ClusterError
 from kfboot.k8s.client import Kube
 from kfboot.k8s.manifests import CA_INJECT_ANNOTATION, order_waves, webhook_backends
 from kfboot.k8s.refs import ObjectRef
-from kfboot.k8s.waits import Waiter
-
-Progress = Callable[[str], None]
+from kfboot.k8s.waits import Progress, Waiter
 
 
 @dataclass

@@ -132,26 +132,10 @@ class Kube:
         if params:
             url += "?" + urlencode(params)
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        payload = body  # dicts are JSON-encoded by the REST layer; str/bytes go out as they are
         write = method != "GET" and "dryRun" not in params  # a server-side dry run changes nothing
 
-        def once() -> Any:
-            with self._lock:
-                self.requests += 1
-                if write:
-                    self.writes += 1
-            hdrs = {**headers, **self._auth_headers()}
-            resp = self.api.call_api(method, url, header_params=hdrs, body=payload,
-                                     _request_timeout=timeout or self.request_timeout)
-            data = resp.read()
-            if not 200 <= resp.status < 300:
-                reason, message = _status_message(data)
-                retry_after = resp.getheader("Retry-After")
-                raise ApiError(resp.status, reason or str(resp.reason), message,
-                               float(retry_after) if retry_after and retry_after.isdigit() else None)
-            if raw:
-                return data.decode(errors="replace")
-            return json.loads(data) if data else None
+        def once() -> Any:  # body: dicts are JSON-encoded by the REST layer; str/bytes go out as they are
+            return self._send(method, url, headers, body, write=write, raw=raw, timeout=timeout)
 
         def counted_retry(exc: BaseException, delay: float) -> None:
             with self._lock:
@@ -179,6 +163,25 @@ class Kube:
                     hint="check the cluster is up and the context is right (`kubectl cluster-info`)",
                 ) from exc
             raise
+
+    def _send(self, method: str, url: str, headers: dict[str, str], body: Any, *, write: bool, raw: bool,
+              timeout: float | None) -> Any:
+        """One attempt, counted; a non-2xx answer becomes ApiError (which the retry policy judges)."""
+        with self._lock:
+            self.requests += 1
+            if write:
+                self.writes += 1
+        resp = self.api.call_api(method, url, header_params={**headers, **self._auth_headers()}, body=body,
+                                 _request_timeout=timeout or self.request_timeout)
+        data = resp.read()
+        if not 200 <= resp.status < 300:
+            reason, message = _status_message(data)
+            retry_after = resp.getheader("Retry-After")
+            raise ApiError(resp.status, reason or str(resp.reason), message,
+                           float(retry_after) if retry_after and retry_after.isdigit() else None)
+        if raw:
+            return data.decode(errors="replace")
+        return json.loads(data) if data else None
 
     def _auth_headers(self) -> dict[str, str]:
         """Authorization (and default) headers, recomputed every few seconds rather than per request:

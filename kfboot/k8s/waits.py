@@ -16,7 +16,7 @@ from kfboot.k8s import readiness as rd
 from kfboot.k8s.client import Kube
 from kfboot.k8s.refs import ObjectRef
 
-Progress = Callable[[str], None]
+Progress = Callable[[str], None]  # where long operations report what they are doing (one line each)
 
 
 class WaitFailed(ClusterError):
@@ -93,9 +93,6 @@ class Waiter:
         ref = ObjectRef("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
         self.object_ready(ref, deadline, rd.crd_established)
 
-    def condition(self, ref: ObjectRef, cond_type: str, deadline: float) -> None:
-        self.object_ready(ref, deadline, lambda obj: rd.condition_true(obj, cond_type))
-
     def service_endpoints(self, namespace: str, service: str, deadline: float) -> None:
         def probe() -> rd.Readiness:
             slices = self.kube.list(
@@ -141,4 +138,5 @@ class Waiter:
 
 
 def deadline_in(seconds: float) -> float:
+    """The monotonic deadline `seconds` from now (what Waiter.until and run_job take)."""
     return time.monotonic() + seconds

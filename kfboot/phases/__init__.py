@@ -1,1 +1,4 @@
-"""Phase kinds (manifests, Helm release) and the builder that turns a Platform into phases."""
+"""Phase kinds over the engine and k8s: manifests (server-side apply in waves), Helm release, GPU
+sharing; catalog gates, Dex credentials, render capability, the ConfigMap state store, and the
+builder that turns a Platform and its sources into phases.
+"""

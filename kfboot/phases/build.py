@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from kfboot.engine.phase import Phase
 from kfboot.helm import ChartRef
 from kfboot.phases.helm_phase import HelmPhase
 from kfboot.phases.manifest_phase import ManifestPhase
-from kfboot.phases.sources import UpstreamTree
+from kfboot.sources.manifests import ManifestSource, UpstreamTree
 
 GPU_OPERATOR = "gpu-operator"
 
@@ -34,10 +35,57 @@ def build_phases(platform: Platform, options: BuildOptions | None = None, catalo
             phases.append(_helm_phase(name, entry, comp))
         else:
             phases.append(_manifest_phase(name, entry, platform, catalog, options))
-    from kfboot.sources.phase_sources import use_bundle_sources
-
-    phases = use_bundle_sources(phases, options.bundle, local_tree=options.manifests_root is not None)
+    phases = use_bundle_sources(phases, options.bundle, local_tree=options.manifests_root is not None,
+                                catalog=catalog)
     return _with_gpu_sharing(platform, phases)
+
+
+def use_bundle_sources(phases: list[Phase], bundle: Path | None, local_tree: bool,
+                       catalog: Catalog | None = None) -> list[Phase]:
+    """Point phases built from the catalog at a bundle (`--bundle`) or the cache bundle (default).
+
+    With a bundle, pinned-upstream manifest phases read its verified rendered files and Helm phases
+    install its verified .tgz. Without one (and without `--manifests`), manifests and the default
+    chart versions come from the cache bundle, pulled and verified when first applied. A chart
+    version other than the catalog default is installed from its repository by Helm.
+    """
+    from dataclasses import replace
+
+    from kfboot.sources.phase_sources import BundleManifests, CachedUpstream, bundle_chart_path, bundle_root
+
+    if bundle is None and local_tree:
+        return phases
+    catalog = catalog or load_catalog()
+    out: list[Phase] = []
+    for phase in phases:
+        if isinstance(phase, ManifestPhase) and isinstance(phase.source, UpstreamTree):
+            tree = phase.source
+            source: ManifestSource = (BundleManifests(bundle_root(bundle), tree.name, tree.paths) if bundle is not None
+                                      else CachedUpstream(tree.name, tree.version, tree.commit, tree.paths))
+            phase = replace(phase, source=source)
+        elif isinstance(phase, HelmPhase) and bundle is not None and phase.enabled and phase.chart.path is None:
+            path = bundle_chart_path(bundle_root(bundle), phase.name, phase.chart.version)
+            phase = replace(phase, chart=ChartRef(phase.chart.name, phase.chart.version, path=path))
+        elif isinstance(phase, HelmPhase) and phase.chart.path is None and _is_default_version(phase, catalog):
+            phase = replace(phase, resolve_chart=_cached_chart(phase.name, phase.chart))
+        out.append(phase)
+    return out
+
+
+def _is_default_version(phase: HelmPhase, catalog: Catalog) -> bool:
+    entry = catalog.components.get(phase.name)
+    return bool(entry and entry.helm and entry.helm.version == phase.chart.version)
+
+
+def _cached_chart(component: str, chart: ChartRef) -> Callable[[], ChartRef]:
+    """A resolver for the verified .tgz of `chart` in the cache bundle (pulled on first call)."""
+    from kfboot.sources.phase_sources import bundle_chart_path, ensure_cache_bundle
+
+    def resolve() -> ChartRef:
+        path = bundle_chart_path(ensure_cache_bundle(), component, chart.version)
+        return ChartRef(chart.name, chart.version, path=path)
+
+    return resolve
 
 
 def _with_gpu_sharing(platform: Platform, phases: list[Phase]) -> list[Phase]:
@@ -45,16 +93,10 @@ def _with_gpu_sharing(platform: Platform, phases: list[Phase]) -> list[Phase]:
     operator = next((p for p in phases if p.name == GPU_OPERATOR), None)
     if not platform.gpu.pools or not isinstance(operator, HelmPhase) or not operator.enabled:
         return phases
-    from kfboot.errors import ConfigError
     from kfboot.gpu import render
-    from kfboot.gpu.plan import build_plan
-    from kfboot.gpu.profiles import load_profiles
     from kfboot.phases.gpu_sharing import GpuSharingPhase
 
-    profiles = load_profiles([platform.gpu.profiles_dir] if platform.gpu.profiles_dir else [])
-    plan = build_plan(platform.gpu, profiles)
-    if not plan.ok:
-        raise ConfigError(plan.problems, hint="check the gpu section: `kfboot render mig -f FILE` shows each problem with its position")
+    plan = platform.gpu_plan()  # built (and checked) once, when the config was loaded
     # embed: the chart creates the ConfigMaps with the operator, so its mig-manager and device plugin
     # never start pointing at ConfigMaps that do not exist yet (which would hold ClusterPolicy not-ready)
     operator.values = deep_merge(render.helm_values(plan, embed=True), operator.values)
@@ -110,6 +152,10 @@ def _manifest_phase(name: str, entry: ComponentEntry, platform: Platform, catalo
     tree = UpstreamTree(spec.source, source.version, source.commit, source.archive, tuple(paths),
                         root=options.manifests_root)
     transforms = [_dex_initial_user(comp)] if isinstance(comp, DexComponent) else []
+    if options.kind_cluster:
+        from kfboot.phases.kind_replicas import ModestReplicas
+
+        transforms.append(ModestReplicas())
     return ManifestPhase(name=name, title=entry.title, source=tree, version=entry.default_version,
                          needs=tuple(entry.needs), enabled=_enabled(entry, comp, platform), gates=list(entry.gates), settings=settings,
                          transforms=transforms)

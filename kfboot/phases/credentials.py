@@ -7,7 +7,7 @@ Upstream kubeflow/manifests (v1.9 … 26.03) wires the static user like this (wh
   `staticPasswords: [{email: user@example.com, hashFromEnv: DEX_USER_PASSWORD, username: user, userID: ...}]`.
   Releases before v1.9 put `hash: $2y$12$...` inline in that entry instead; both forms are handled.
 * `common/dex/base/dex-passwords.yaml`: Secret `auth/dex-passwords` whose `DEX_USER_PASSWORD` (under
-  `stringData`, in some revisions `data`) is the bcrypt hash of `12341234` (UPSTREAM_KNOWN_HASH below).
+  `stringData`, in some revisions `data`) is the bcrypt hash of `12341234` (`config.passwords.UPSTREAM_KNOWN_HASH`).
 * `common/dex/base/deployment.yaml`: Deployment `auth/dex` loads it with `envFrom: [{secretRef: dex-passwords}]`
   (plus `dex-oidc-client`), so the hash reaches Dex only when the pod starts.
 
@@ -15,7 +15,7 @@ kfboot replaces that hash with its own (the user's `passwordHash`, the hash of t
 `passwordSecret`, or the hash of a generated password), writes it under `data` (never `stringData`, so
 server-side apply owns one stable field), stamps a digest of the hash on the Dex pod template so a changed
 hash rolls the pod, and keeps the login in Secret `auth/kfboot-dex-initial-user` (plaintext password only
-when kfboot generated it). Everything here is pure except `dex_initial_user_transform`'s one read of that
+when kfboot generated it). Everything here is pure except `DexInitialUserTransform`'s one read of that
 Secret, which is what makes re-runs reuse the password instead of generating a new one every time.
 """
 
@@ -23,11 +23,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from kfboot.config.passwords import (
+    UPSTREAM_KNOWN_HASH,
+    UPSTREAM_PASSWORD,
+    generate_password,
+    hash_password,
+    is_bcrypt_hash,
+    refuse_known_hash,
+    verify_password,
+)
 from kfboot.errors import ConfigError, KfbootError
 
 if TYPE_CHECKING:
@@ -41,8 +49,6 @@ DEX_CONFIG_KEY = "config.yaml"
 DEX_DEPLOYMENT = "dex"
 DEX_PASSWORDS_SECRET = "dex-passwords"
 UPSTREAM_EMAIL = "user@example.com"
-UPSTREAM_PASSWORD = "12341234"  # documented in upstream's README; only used to refuse it
-UPSTREAM_KNOWN_HASH = "$2y$12$4K/VkmDd1q1Orb3xAt82zu8gk7Ad6ReFR4LCP9UeYE90NLiN9Df72"
 
 # -- kfboot's own objects -----------------------------------------------------------------------------
 INITIAL_USER_SECRET = "kfboot-dex-initial-user"
@@ -50,9 +56,6 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "kfboot"}
 SOURCE_ANNOTATION = "kfboot.io/password-source"  # generated | hash | secret
 SECRET_REF_ANNOTATION = "kfboot.io/password-secret"  # namespace/name/key of the user's Secret
 ROLL_ANNOTATION = "kfboot.io/dex-initial-user"  # digest of the hash: a new hash restarts Dex
-BCRYPT_COST = 12  # upstream's hash uses 12 too; ~0.25 s per hash, paid once per install
-# Dex accepts costs 10..16 only (its CheckCost: bcrypt.DefaultCost .. upBoundCost), so kfboot does too.
-BCRYPT_PATTERN = re.compile(r"^\$2[aby]\$(1[0-6])\$[./A-Za-z0-9]{53}$")
 
 PasswordSource = Literal["generated", "hash", "secret"]
 
@@ -104,53 +107,6 @@ class Credentials:
     source: PasswordSource
     password: str | None = field(default=None, repr=False)
     secret_ref: SecretKeyRef | None = None
-
-
-# -- bcrypt -------------------------------------------------------------------------------------------
-# The `bcrypt` package (pyca) rather than passlib: passlib's last release is from 2020 and it breaks
-# with bcrypt >= 4.1 (it reads the removed `bcrypt.__about__`); pyca/bcrypt is maintained, has wheels
-# for every platform, and verifies Dex's `$2y$`/`$2a$` hashes as well as its own `$2b$`.
-def generate_password() -> str:
-    """A random password: 20 bytes of urandom, URL-safe (27 characters, ~160 bits)."""
-    import secrets
-
-    return secrets.token_urlsafe(20)
-
-
-def hash_password(password: str, cost: int = BCRYPT_COST) -> str:
-    import bcrypt
-
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=cost)).decode()
-
-
-def verify_password(password: str, password_hash: str) -> bool:
-    import bcrypt
-
-    try:
-        return bcrypt.checkpw(password.encode(), password_hash.encode())
-    except ValueError:  # malformed hash, or a password over bcrypt's 72 bytes
-        return False
-
-
-def is_bcrypt_hash(value: str) -> bool:
-    return bool(BCRYPT_PATTERN.match(value))
-
-
-def is_known_upstream_hash(password_hash: str) -> bool:
-    """Upstream's own hash, or another hash of upstream's documented password 12341234.
-
-    The re-hash check runs only up to cost 12 (~0.25 s) so that loading a config stays quick.
-    """
-    if password_hash == UPSTREAM_KNOWN_HASH:
-        return True
-    m = BCRYPT_PATTERN.match(password_hash)
-    return bool(m and int(m.group(1)) <= BCRYPT_COST and verify_password(UPSTREAM_PASSWORD, password_hash))
-
-
-def refuse_known_hash(password_hash: str, where: str = "components.dex.initialUser.passwordHash") -> None:
-    if is_known_upstream_hash(password_hash):
-        raise ConfigError([f"{where}: this is a hash of upstream's well-known password 12341234; "
-                           "choose another password (or leave passwordHash unset and kfboot generates one)"])
 
 
 # -- resolving the login ------------------------------------------------------------------------------

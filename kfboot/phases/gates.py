@@ -8,6 +8,7 @@ from kfboot.config.catalog import ConditionGate, Gate
 from kfboot.engine.phase import PhaseContext, Problem
 from kfboot.k8s import readiness as rd
 from kfboot.k8s.refs import ObjectRef
+from kfboot.phases.inventory import wait_inventory, waiter
 
 
 def _field(obj: dict[str, Any], dotted: str) -> Any:
@@ -23,7 +24,7 @@ def condition_check(gate: ConditionGate):  # type: ignore[no-untyped-def]
             return rd.condition_true(obj, gate.type)
         if gate.field is None:
             return rd.readiness_of(obj)
-        value = _field(obj, gate.field or "status.state")
+        value = _field(obj, gate.field)
         if str(value) == gate.equals:
             return rd.READY
         return rd.Readiness(False, f"{gate.field} is {value!r}, want {gate.equals!r}")
@@ -43,16 +44,22 @@ def applies(ctx: PhaseContext, gate: Gate) -> bool:
     return bool(ctx.require_kube().list("v1", "Node", label_selector=selector))
 
 
+def wait_ready(ctx: PhaseContext, inventory: list[ObjectRef], gates: list[Gate]) -> None:
+    """A phase is ready when its objects are (typed readiness) and then its catalog gates are."""
+    wait_inventory(ctx, inventory)
+    wait_gates(ctx, gates)
+
+
 def wait_gates(ctx: PhaseContext, gates: list[Gate]) -> None:
-    waiter = ctx.waiter()
+    wait = waiter(ctx)
     for gate in gates:
         if not applies(ctx, gate):
             ctx.progress(f"skipping {gate.condition.kind if gate.condition else 'gate'}: no matching nodes")
             continue
         if gate.endpoints:
-            waiter.service_endpoints(gate.endpoints.namespace, gate.endpoints.name, ctx.deadline)
+            wait.service_endpoints(gate.endpoints.namespace, gate.endpoints.name, ctx.deadline)
         if gate.condition:
-            waiter.object_ready(_ref(gate.condition), ctx.deadline, condition_check(gate.condition))
+            wait.object_ready(_ref(gate.condition), ctx.deadline, condition_check(gate.condition))
 
 
 def check_gates(ctx: PhaseContext, gates: list[Gate]) -> list[Problem]:

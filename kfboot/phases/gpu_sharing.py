@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfboot.engine.phase import PhaseContext, Problem
+from kfboot.engine.services import Services
 from kfboot.errors import ClusterError, WaitTimeout
 from kfboot.gpu import render
 from kfboot.gpu.plan import DEVICE_PLUGIN_CONFIG_LABEL, MIG_CONFIG_LABEL, MIG_DISABLED_CONFIG, GpuPlan, PoolPlan
 from kfboot.k8s.readiness import Readiness
 from kfboot.k8s.refs import ObjectRef
+from kfboot.phases.inventory import waiter
+from kfboot.phases.render import Rendering
 
 MIG_STATE_LABEL = "nvidia.com/mig.config.state"
 OUR_LABELS = (MIG_CONFIG_LABEL, DEVICE_PLUGIN_CONFIG_LABEL)
@@ -108,6 +111,10 @@ class GpuSharingPhase:
             self._objects = [render.mig_parted_configmap(self.plan, self.namespace),
                              render.device_plugin_configmap(self.plan, self.namespace)]
         return self._objects
+
+    def render(self, services: Services) -> Rendering:
+        return Rendering(self.configmaps(), {"kind": "gpu-sharing",
+                                             "atInstall": ["node labels for GPU pools are set against the live nodes"]})
 
     def digest(self) -> str:
         pools = {p.name: {"labels": p.node_labels(), "nodes": p.nodes, "selector": p.node_selector,
@@ -216,7 +223,7 @@ class GpuSharingPhase:
             return [e for e in pool.map(one, sorted(patches.items())) if e]
 
     def wait(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> None:
-        waiter = ctx.waiter()
+        wait = waiter(ctx)
 
         def mig_states() -> Readiness:
             nodes = [n for n in self.nodes(ctx) if n.is_mig]
@@ -239,14 +246,14 @@ class GpuSharingPhase:
         # the runner records messages, not hints: what to read next goes into the message itself
         logs = f"read mig-manager's log: `{MIG_MANAGER_LOGS_HINT}`"
         try:
-            waiter.until(f"{MIG_STATE_LABEL}=success", mig_states, ctx.deadline)
+            wait.until(f"{MIG_STATE_LABEL}=success", mig_states, ctx.deadline)
         except WaitFailed as exc:
             raise ClusterError(f"{exc.message}; {logs}", hint=logs) from None
         except WaitTimeout as exc:
             raise WaitTimeout(f"{exc.message}; mig-manager can wedge in pending (gpu-operator#2833): {logs}",
                               hint=f"{logs}; or raise --timeout") from None
         try:
-            waiter.until("node allocatable to match the GPU sharing plan", allocatable, ctx.deadline)
+            wait.until("node allocatable to match the GPU sharing plan", allocatable, ctx.deadline)
         except WaitTimeout as exc:
             raise WaitTimeout(exc.message, hint="the device plugin advertises the resources: "
                               "`kubectl logs -n gpu-operator -l app=nvidia-device-plugin-daemonset`; a geometry "

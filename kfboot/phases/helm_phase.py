@@ -10,21 +10,20 @@ from typing import Any
 
 from kfboot.config.catalog import Gate
 from kfboot.engine.phase import PhaseContext, Problem
+from kfboot.engine.services import Service, Services
 from kfboot.helm import ChartRef, Helm
 from kfboot.k8s.refs import ObjectRef
-from kfboot.phases.gates import check_gates, describe_gate, wait_gates
-from kfboot.phases.inventory import check_inventory, wait_inventory
+from kfboot.phases.gates import check_gates, describe_gate, wait_ready
+from kfboot.phases.inventory import check_inventory, dry_run_world, remove_inventory, waiter
+from kfboot.phases.render import Rendering
+from kfboot.sources.manifests import tree_digest
+
+# One Helm client per run, built on first use (constructing it runs `helm version`); the session provides it.
+HELM: Service[Helm] = Service("helm")
 
 
 def helm_from(ctx: PhaseContext) -> Helm:
-    """One Helm client per run, built on first use (constructing it runs `helm version`)."""
-    factory = ctx.services.get("helm_factory")
-    helm = ctx.services.get("helm")
-    if helm is None:
-        if factory is None:
-            raise RuntimeError("no helm_factory service was configured")
-        helm = ctx.services["helm"] = factory()
-    return helm
+    return ctx.services.get(HELM)
 
 
 @dataclass
@@ -52,7 +51,7 @@ class HelmPhase:
     def digest(self) -> str:
         chart_id: Any = {"name": self.chart.name, "version": self.chart.version, "repo": self.chart.repo}
         if self.chart.path is not None:
-            chart_id["files"] = _tree_digest(self.chart.path)
+            chart_id["files"] = tree_digest(self.chart.path)
         payload = json.dumps({"chart": chart_id, "values": self.values, "release": self.release,
                               "namespace": self.namespace}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
@@ -76,12 +75,11 @@ class HelmPhase:
                                     namespace=self.namespace)
             objects = self._namespaced(ctx, objects)
             from kfboot.k8s.apply import Applier
-            from kfboot.phases.inventory import dry_run_world
 
             world = dry_run_world(ctx)
             if ctx.require_kube().get("v1", "Namespace", self.namespace) is None:
                 world.namespaces.add(self.namespace)  # helm would create it (--create-namespace)
-            applier = Applier(ctx.require_kube(), ctx.waiter(), dry_run=True, progress=ctx.progress, world=world)
+            applier = Applier(ctx.require_kube(), waiter(ctx), dry_run=True, progress=ctx.progress, world=world)
             return applier.apply(objects, ctx.deadline).applied
         ctx.progress(f"helm upgrade --install {self.release} ({self.chart.name} {self.chart.version})")
         refs = helm.install_or_upgrade(self.release, self.namespace, self.installable_chart(), self.values,
@@ -107,17 +105,21 @@ class HelmPhase:
         return sorted(placed)
 
     def wait(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> None:
-        wait_inventory(ctx, inventory)
-        wait_gates(ctx, self.gates)
+        wait_ready(ctx, inventory, self.gates)
+
+    def render(self, services: Services) -> Rendering:
+        """`helm template` of the chart with kfboot's values, and those values as values.yaml."""
+        import yaml
+
+        objects = services.get(HELM).template(self.chart, self.values, release=self.release, namespace=self.namespace)
+        values = yaml.safe_dump(self.values, sort_keys=True) if self.values else "{}\n"
+        entry = {"kind": "helm", "chart": self.chart.describe(), "release": f"{self.namespace}/{self.release}"}
+        return Rendering(objects, entry, {"values.yaml": values})
 
     def uninstall(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[str]:
-        from kfboot.k8s.apply import delete_objects
-
         helm_from(ctx).uninstall(self.release, self.namespace, timeout=max(1.0, ctx.timeout))
         # Helm deletes asynchronously and leaves CRDs; wait for the rest to be gone and report leftovers
-        refs = [r for r in inventory if ctx.purge_crds or r.kind != "CustomResourceDefinition"]
-        return delete_objects(ctx.require_kube(), ctx.waiter(), refs, ctx.deadline, parallel=ctx.parallel,
-                              progress=ctx.progress, force=ctx.force)
+        return remove_inventory(ctx, inventory)
 
 
 def _is_namespaced(ctx: PhaseContext, api_version: str, kind: str) -> bool:
@@ -127,15 +129,3 @@ def _is_namespaced(ctx: PhaseContext, api_version: str, kind: str) -> bool:
         return ctx.require_kube().resource(api_version, kind).namespaced
     except NotFound:  # a kind whose CRD is not installed yet: the chart's own CRDs come first
         return False
-
-
-def _tree_digest(path: Any) -> str:
-    from pathlib import Path
-
-    root = Path(path)
-    digest = hashlib.sha256()
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-    for f in files:
-        digest.update(str(f.relative_to(root) if root.is_dir() else f.name).encode())
-        digest.update(f.read_bytes())
-    return digest.hexdigest()

@@ -1,14 +1,26 @@
-"""Shared checks over a phase's inventory: does everything it installed still exist and serve?"""
+"""Shared checks over a phase's inventory (does everything it installed still exist and serve?) and the
+cluster helpers every phase kind uses: a Waiter for the run, the shared dry-run world."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from kfboot.engine.phase import PhaseContext, Problem
+from kfboot.engine.services import Service
+from kfboot.k8s.apply import DryRunWorld
 from kfboot.k8s.readiness import has_readiness_check, readiness_of
 from kfboot.k8s.refs import ObjectRef
+from kfboot.k8s.waits import Waiter
+
+# One DryRunWorld per run, shared by its phases (a dry run applies phases in dependency order, so
+# later phases learn what earlier ones would create).
+DRY_RUN_WORLD: Service[DryRunWorld] = Service("dry-run world", default=DryRunWorld)
+
+
+def waiter(ctx: PhaseContext) -> Waiter:
+    """A Waiter bound to the run's cluster, cancel flag and the phase's progress line."""
+    return Waiter(ctx.require_kube(), cancel=ctx.cancel, progress=ctx.progress)
 
 
 def check_inventory(ctx: PhaseContext, inventory: list[ObjectRef]) -> list[Problem]:
@@ -43,18 +55,26 @@ def check_inventory(ctx: PhaseContext, inventory: list[ObjectRef]) -> list[Probl
 
 def wait_inventory(ctx: PhaseContext, inventory: list[ObjectRef]) -> None:
     """Wait (bounded by the phase deadline) for every object with a typed readiness check."""
-    waiter = ctx.waiter()
+    wait = waiter(ctx)
     targets = [ref for ref in inventory if has_readiness_check(ref.api_version, ref.kind)]
     if not targets:
         return
     ctx.progress(f"waiting for {len(targets)} objects to be ready")
     with ThreadPoolExecutor(max_workers=ctx.parallel, thread_name_prefix="wait") as pool:
-        list(pool.map(lambda ref: waiter.object_ready(ref, ctx.deadline), targets))
+        list(pool.map(lambda ref: wait.object_ready(ref, ctx.deadline), targets))
 
 
-def dry_run_world(ctx: PhaseContext) -> Any:
-    """One DryRunWorld per run, shared by its phases through the context's services (a dry run
-    applies phases in dependency order, so later phases learn what earlier ones would create)."""
-    from kfboot.k8s.apply import DryRunWorld
+def dry_run_world(ctx: PhaseContext) -> DryRunWorld:
+    return ctx.services.get(DRY_RUN_WORLD)
 
-    return ctx.services.setdefault("dry_run_world", DryRunWorld())
+
+def remove_inventory(ctx: PhaseContext, inventory: list[ObjectRef]) -> list[str]:
+    """Delete what a phase installed and wait until it is gone; CRDs stay unless --purge-crds.
+
+    Returns what is stuck (on finalizers, say), empty when everything is gone.
+    """
+    from kfboot.k8s.apply import delete_objects
+
+    refs = [r for r in inventory if ctx.purge_crds or r.kind != "CustomResourceDefinition"]
+    return delete_objects(ctx.require_kube(), waiter(ctx), refs, ctx.deadline, parallel=ctx.parallel,
+                          progress=ctx.progress, force=ctx.force)

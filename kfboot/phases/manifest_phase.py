@@ -10,10 +10,12 @@ from typing import Any
 
 from kfboot.config.catalog import Gate
 from kfboot.engine.phase import PhaseContext, Problem
+from kfboot.engine.services import Services
 from kfboot.k8s.refs import ObjectRef
-from kfboot.phases.gates import check_gates, describe_gate, wait_gates
-from kfboot.phases.inventory import check_inventory, wait_inventory
-from kfboot.phases.sources import ManifestSource
+from kfboot.phases.gates import check_gates, describe_gate, wait_ready
+from kfboot.phases.inventory import check_inventory, dry_run_world, remove_inventory, waiter
+from kfboot.phases.render import Rendering
+from kfboot.sources.manifests import ManifestSource
 
 # Rewrites a phase's rendered objects before they are applied (e.g. Dex's initial user). A transform may
 # also have `describe() -> str` (a plan line; never a secret), `fingerprint() -> JSON value` (goes into
@@ -57,13 +59,12 @@ class ManifestPhase:
 
     def apply(self, ctx: PhaseContext) -> list[ObjectRef]:
         from kfboot.k8s.apply import Applier, delete_objects
-        from kfboot.phases.inventory import dry_run_world
 
         objects = self.source.render()
         for transform in self.transforms:
             objects = transform(ctx, objects)
         kube = ctx.require_kube()
-        applier = Applier(kube, ctx.waiter(), parallel=ctx.parallel, dry_run=ctx.dry_run, progress=ctx.progress,
+        applier = Applier(kube, waiter(ctx), parallel=ctx.parallel, dry_run=ctx.dry_run, progress=ctx.progress,
                           world=dry_run_world(ctx))
         result = applier.apply(objects, ctx.deadline)
         for ref, why in result.unchecked:
@@ -75,22 +76,26 @@ class ManifestPhase:
                 gone = [r for r in gone if r.kind != "CustomResourceDefinition"]
             if gone:
                 ctx.progress(f"pruning {len(gone)} objects that left the manifests")
-                stuck = delete_objects(kube, ctx.waiter(), gone, ctx.deadline, parallel=ctx.parallel,
+                stuck = delete_objects(kube, waiter(ctx), gone, ctx.deadline, parallel=ctx.parallel,
                                        progress=ctx.progress)
                 for line in stuck:
                     ctx.progress(line)
         return inventory
 
     def wait(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> None:
-        wait_inventory(ctx, inventory)
-        wait_gates(ctx, self.gates)
+        wait_ready(ctx, inventory, self.gates)
+
+    def render(self, services: Services) -> Rendering:
+        """The objects apply would receive, before transforms that read the cluster (listed instead)."""
+        objects = self.source.render()
+        entry: dict[str, Any] = {"kind": "manifests", "source": self.source.describe()}
+        later = [line for t in self.transforms if (line := _call(t, "describe", None))]
+        if later:
+            entry["atInstall"] = later  # transforms that read the cluster (never rendered: may hold secrets)
+        return Rendering(objects, entry)
 
     def uninstall(self, ctx: PhaseContext, inventory: list[ObjectRef]) -> list[str]:
-        from kfboot.k8s.apply import delete_objects
-
-        refs = [r for r in inventory if ctx.purge_crds or r.kind != "CustomResourceDefinition"]
-        return delete_objects(ctx.require_kube(), ctx.waiter(), refs, ctx.deadline, parallel=ctx.parallel,
-                              progress=ctx.progress, force=ctx.force)
+        return remove_inventory(ctx, inventory)
 
 
 def _call(obj: Any, method: str, default: Any) -> Any:

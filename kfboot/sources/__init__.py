@@ -1,6 +1,6 @@
-"""Offline sources: bundles of pre-rendered manifests and packaged charts, verified by sha256.
-
-`bundle.py` is the index model and the verifying reader, `build.py` makes a bundle from local
-sources, `pull.py` from the network, `images.py` lists container images, `phase_sources.py`
-plugs bundles into phases. Heavy modules (pydantic, yaml) load only when used.
+"""Where manifests and charts come from, verified: local trees and kustomize (`manifests.py`),
+bundles of pre-rendered manifests and packaged charts checked by sha256 (`bundle.py` the index and
+verifying reader, `build.py` from local sources, `pull.py` from the network, `images.py` the image
+list, `phase_sources.py` bundle and cache-bundle manifest sources). Never imports phases: phases
+pick their sources here. Heavy modules (pydantic, yaml) load only when used.
 """

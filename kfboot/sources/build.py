@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tarfile
 import tempfile
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,6 +19,7 @@ from typing import Any
 
 from kfboot.config.catalog import Catalog, load_catalog
 from kfboot.errors import ConfigError, KfbootError, UsageError
+from kfboot.k8s.waits import Progress
 from kfboot.sources.bundle import (
     INDEX_FILE,
     BundleIndex,
@@ -33,7 +32,6 @@ from kfboot.sources.bundle import (
     sha256_file,
 )
 
-Progress = Callable[[str], None]
 REMOTE_HINT = ("render it where GitHub is reachable (`kfboot bundle pull`, or `kfboot bundle build` on a "
                "machine with network), or vendor the remote bases into the tree")
 
@@ -97,10 +95,10 @@ def remote_bases(directory: Path, _seen: set[Path] | None = None) -> list[str]:
 
 def render_path(root: Path, source: str, rel: str) -> str:
     """kustomize output of one catalog path, with a clear message when it cannot be built here."""
-    from kfboot.phases.sources import _is_kustomization, kustomize_build
+    from kfboot.sources.manifests import is_kustomization, kustomize_build
 
     path = root / rel
-    if not _is_kustomization(path):
+    if not is_kustomization(path):
         raise ConfigError([f"{source}/{rel}: not a kustomize directory in {root}"])
     try:
         return kustomize_build(path)
@@ -163,7 +161,7 @@ def chart_metadata(path: Path) -> dict[str, Any]:
 
 def package_chart(path: Path, component: str, catalog: Catalog, dest: Path) -> ChartPin:
     """Copy a .tgz or `helm package` a directory into dest/charts, checking it is the pinned chart."""
-    from kfboot.helm import find_helm
+    from kfboot import tools
 
     helm = catalog.components[component].helm
     assert helm is not None
@@ -181,9 +179,10 @@ def package_chart(path: Path, component: str, catalog: Catalog, dest: Path) -> C
     target.parent.mkdir(parents=True, exist_ok=True)
     if path.is_dir():
         with tempfile.TemporaryDirectory() as tmp:
-            proc = subprocess.run([find_helm(), "package", str(path), "-d", tmp], capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise KfbootError(f"helm package {path} failed: {proc.stderr.strip()}")
+            try:
+                tools.run("helm", ["package", str(path), "-d", tmp], timeout=300)
+            except tools.ToolFailed as exc:
+                raise KfbootError(f"helm package {path} failed: {exc.stderr.strip() or exc.message}") from None
             made = list(Path(tmp).glob("*.tgz"))
             shutil.move(str(made[0]), target)
     else:
@@ -192,13 +191,13 @@ def package_chart(path: Path, component: str, catalog: Catalog, dest: Path) -> C
 
 
 def default_helm_values(catalog: Catalog) -> dict[str, tuple[dict[str, Any], str, str]]:
-    """(values, release, namespace) kfboot passes for each Helm component with the default platform."""
-    from kfboot.config.platform import default_platform
-    from kfboot.phases.build import BuildOptions, build_phases
-    from kfboot.phases.helm_phase import HelmPhase
+    """(values, release, namespace) kfboot passes for each Helm component with the default platform.
 
-    phases = build_phases(default_platform(), BuildOptions(manifests_root=Path(".")), catalog)
-    return {p.name: (dict(p.values), p.release, p.namespace) for p in phases if isinstance(p, HelmPhase)}
+    The default platform sets no values and no GPU pools, so the values are empty; the release and
+    namespace are the catalog's.
+    """
+    return {name: ({}, entry.helm.release, entry.helm.namespace)
+            for name, entry in catalog.components.items() if entry.helm is not None}
 
 
 def chart_images(dest: Path, pins: list[ChartPin], catalog: Catalog) -> list[str]:
@@ -220,19 +219,18 @@ def chart_images(dest: Path, pins: list[ChartPin], catalog: Catalog) -> list[str
 
 
 def _tool_versions() -> dict[str, str]:
-    from kfboot.helm import find_helm
-    from kfboot.phases.sources import kubectl_binary
+    """The kubectl/kustomize and Helm that rendered the bundle (recorded in its index)."""
+    from kfboot import tools
 
-    tools = {}
-    for name, cmd in (("kubectl", [kubectl_binary(), "version", "--client", "-o", "yaml"]),
-                      ("helm", [find_helm(), "version", "--short"])):
+    found = {}
+    for name, args in (("kubectl", ["version", "--client", "-o", "yaml"]), ("helm", ["version", "--short"])):
         try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
-        except (OSError, subprocess.TimeoutExpired, KfbootError):
+            out = tools.run(name, args, timeout=30, check=False).stdout
+        except KfbootError:  # ToolMissing / ToolFailed (deadline): the index simply leaves it out
             continue
         line = next((ln for ln in out.splitlines() if "gitVersion" in ln or ln.startswith("v")), "").strip()
-        tools[name] = line.split(":", 1)[-1].strip() if "gitVersion" in line else line
-    return tools
+        found[name] = line.split(":", 1)[-1].strip() if "gitVersion" in line else line
+    return found
 
 
 # -- the bundle --------------------------------------------------------------------------------------
@@ -241,16 +239,10 @@ def _prepare_target(out: Path, force: bool) -> None:
         raise UsageError(f"{out} already exists and is not empty", hint="pass --force to replace it")
 
 
-def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Path], *,
-                 catalog: Catalog | None = None, force: bool = False,
-                 progress: Progress = lambda _m: None) -> BundleIndex:
-    """Render every catalog path and pack every chart into `out`, then write the index last."""
-    from kfboot import __version__
-    from kfboot.k8s.manifests import parse_manifests
-    from kfboot.sources.images import images_of
+def _check_inputs(catalog: Catalog, sources: dict[str, SourceTree], charts: dict[str, Path]) -> list[str]:
+    """Refuse (before writing anything) charts that are not Helm components, and missing charts or trees.
 
-    catalog = catalog or load_catalog()
-    _prepare_target(out, force)
+    Returns the Helm components, in catalog order."""
     helm_components = [n for n, c in catalog.components.items() if c.helm is not None]
     unknown = sorted(set(charts) - set(helm_components))
     if unknown:
@@ -260,32 +252,56 @@ def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Pa
     if missing:
         raise UsageError(f"no chart given for {', '.join(missing)}",
                          hint="pass --chart NAME=PATH (an unpacked chart directory or a .tgz) for each")
-    paths = catalog_paths(catalog)
-    needed = sorted({s for s, _ in paths})
-    for name in needed:
+    for name in sorted({s for s, _ in catalog_paths(catalog)}):
         if name not in sources:
             raise UsageError(f"no tree given for source {name}", hint="pass --manifests PATH")
         if not sources[name].root.is_dir():
             raise ConfigError([f"{sources[name].root}: the {name} tree does not exist"])
+    return helm_components
 
+
+def _write_manifests(tmp: Path, sources: dict[str, SourceTree], catalog: Catalog,
+                     progress: Progress) -> tuple[list[RenderedPath], set[str]]:
+    """Render every catalog path into tmp/manifests; returns the index entries and the images they use."""
+    from kfboot.k8s.manifests import parse_manifests
+    from kfboot.sources.images import images_of
+
+    paths = catalog_paths(catalog)
+    rendered: list[RenderedPath] = []
+    images: set[str] = set()
+    for name in sorted({s for s, _ in paths}):
+        texts = render_all(sources[name].root, [p for p in paths if p[0] == name], progress)
+        for (source, rel), text in texts.items():
+            images.update(images_of(parse_manifests(text, f"{source}/{rel}")))
+            target = tmp / manifest_file(source, rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            rendered.append(RenderedPath(source=source, path=rel, file=manifest_file(source, rel)))
+    return rendered, images
+
+
+def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Path], *,
+                 catalog: Catalog | None = None, force: bool = False,
+                 progress: Progress = lambda _m: None) -> BundleIndex:
+    """Render every catalog path and pack every chart into `out`, then write the index last."""
+    from kfboot import __version__
+    from kfboot.sources.images import VERIFY_IMAGES
+
+    catalog = catalog or load_catalog()
+    _prepare_target(out, force)
+    helm_components = _check_inputs(catalog, sources, charts)
+    needed = sorted({s for s, _ in catalog_paths(catalog)})
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        rendered: list[RenderedPath] = []
-        images: set[str] = set()
-        for name in needed:
-            texts = render_all(sources[name].root, [p for p in paths if p[0] == name], progress)
-            for (source, rel), text in texts.items():
-                images.update(images_of(parse_manifests(text, f"{source}/{rel}")))
-                target = tmp / manifest_file(source, rel)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-                rendered.append(RenderedPath(source=source, path=rel, file=manifest_file(source, rel)))
+        rendered, images = _write_manifests(tmp, sources, catalog, progress)
         pins = []
         for component in helm_components:
             pins.append(package_chart(charts[component], component, catalog, tmp))
             progress(f"packed chart {pins[-1].name} {pins[-1].version}")
         images.update(chart_images(tmp, pins, catalog))
+        images.update(VERIFY_IMAGES)  # run by `kfboot verify-gpu`, not by any manifest
+        images.update(catalog.verify.images.values())  # and what `kfboot verify` runs
         files = [FileEntry(path=p.relative_to(tmp).as_posix(), sha256=sha256_file(p), size=p.stat().st_size)
                  for p in sorted(tmp.rglob("*")) if p.is_file()]
         index = BundleIndex(

@@ -13,20 +13,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from kfboot.config.catalog import Catalog
 from kfboot.errors import ConfigError, KfbootError
+from kfboot.yaml_positions import StrictModel
 
 INDEX_FILE = "bundle.yaml"
 API_VERSION = "kfboot.io/v1alpha1"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class SourcePin(_Model):
+class SourcePin(StrictModel):
     """The upstream tree the manifests were rendered from."""
 
     repo: str
@@ -36,26 +33,26 @@ class SourcePin(_Model):
     archive_sha256: str | None = Field(default=None, alias="archiveSha256")  # known when `pull` downloaded it
 
 
-class ChartPin(_Model):
+class ChartPin(StrictModel):
     name: str  # the chart's name (Chart.yaml), e.g. gpu-operator
     component: str  # the catalog component it installs, e.g. gpu-operator
     version: str
     file: str  # relative path of the .tgz
 
 
-class RenderedPath(_Model):
+class RenderedPath(StrictModel):
     source: str  # catalog source name, e.g. kubeflow-manifests
     path: str  # kustomize path inside that source
     file: str  # relative path of the rendered YAML
 
 
-class FileEntry(_Model):
+class FileEntry(StrictModel):
     path: str
     sha256: str
     size: int
 
 
-class BundleIndex(_Model):
+class BundleIndex(StrictModel):
     api_version: Literal["kfboot.io/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
     kind: Literal["Bundle"] = "Bundle"
     kfboot_version: str = Field(alias="kfbootVersion")

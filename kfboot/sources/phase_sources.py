@@ -1,4 +1,4 @@
-"""Bundles as phase inputs: manifests read from verified rendered files, charts from verified .tgz.
+"""Bundles as manifest sources: manifests read from verified rendered files, charts from verified .tgz.
 
 `BundleManifests` serves an explicit `--bundle DIR`: its fingerprint is the index digests of its
 files (reading only bundle.yaml), so a changed bundle means an upgrade and an unchanged one a no-op.
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kfboot.config.catalog import Catalog, load_catalog
+from kfboot.sources.manifests import pin_fingerprint
 
 _PULL_LOCK = threading.Lock()
 
@@ -118,8 +119,7 @@ class CachedUpstream:
         return f"{self.name} {self.version} ({self.commit[:12]}, cached bundle): " + ", ".join(self.paths)
 
     def fingerprint(self) -> str:
-        # the same as UpstreamTree's: the pin identifies the content; no download to plan
-        return hashlib.sha256(f"{self.name}|{self.commit}|{'|'.join(self.paths)}".encode()).hexdigest()
+        return pin_fingerprint(self.name, self.commit, self.paths)  # UpstreamTree's: no download to plan
 
     def render(self) -> list[dict[str, Any]]:
         return BundleManifests(ensure_cache_bundle(), self.name, self.paths).render()
@@ -132,52 +132,3 @@ def bundle_chart_path(root: Path, component: str, version: str) -> Path:
 
 def bundle_root(value: Path | str) -> Path:
     return Path(os.path.abspath(value))
-
-
-def use_bundle_sources(phases: list[Any], bundle: Path | None, local_tree: bool) -> list[Any]:
-    """Point phases built from the catalog at a bundle (`--bundle`) or the cache bundle (default).
-
-    With a bundle, pinned-upstream manifest phases read its verified rendered files and Helm phases
-    install its verified .tgz. Without one (and without `--manifests`), manifests and the default
-    chart versions come from the cache bundle, pulled and verified when first applied. A chart
-    version other than the catalog default is installed from its repository by Helm.
-    """
-    from dataclasses import replace
-
-    from kfboot.helm import ChartRef
-    from kfboot.phases.helm_phase import HelmPhase
-    from kfboot.phases.manifest_phase import ManifestPhase
-    from kfboot.phases.sources import UpstreamTree
-
-    if bundle is None and local_tree:
-        return phases
-    out = []
-    for phase in phases:
-        if isinstance(phase, ManifestPhase) and isinstance(phase.source, UpstreamTree):
-            tree = phase.source
-            source: Any = (BundleManifests(bundle_root(bundle), tree.name, tree.paths) if bundle is not None
-                           else CachedUpstream(tree.name, tree.version, tree.commit, tree.paths))
-            phase = replace(phase, source=source)
-        elif isinstance(phase, HelmPhase) and bundle is not None and phase.enabled and phase.chart.path is None:
-            path = bundle_chart_path(bundle_root(bundle), phase.name, phase.chart.version)
-            phase = replace(phase, chart=ChartRef(phase.chart.name, phase.chart.version, path=path))
-        elif isinstance(phase, HelmPhase) and phase.chart.path is None and _is_default_version(phase):
-            phase = replace(phase, resolve_chart=_cached_chart(phase.name, phase.chart))
-        out.append(phase)
-    return out
-
-
-def _is_default_version(phase: Any) -> bool:
-    entry = load_catalog().components.get(phase.name)
-    return bool(entry and entry.helm and entry.helm.version == phase.chart.version)
-
-
-def _cached_chart(component: str, chart: Any) -> Any:
-    """A resolver for the verified .tgz of `chart` in the cache bundle (pulled on first call)."""
-    from kfboot.helm import ChartRef
-
-    def resolve() -> ChartRef:
-        path = bundle_chart_path(ensure_cache_bundle(), component, chart.version)
-        return ChartRef(chart.name, chart.version, path=path)
-
-    return resolve

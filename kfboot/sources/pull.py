@@ -8,7 +8,6 @@ same code as `bundle build` renders and indexes, so a pulled bundle and a built 
 from __future__ import annotations
 
 import hashlib
-import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
@@ -57,15 +56,17 @@ def unpack_archive(archive: Path, dest: Path, expect_top: tuple[str, ...] = ()) 
 
 def helm_pull(chart: str, version: str, repo: str, dest: Path) -> Path:
     """`helm pull` one chart version (HTTP repo or oci://) into dest; returns the .tgz."""
-    from kfboot.helm import find_helm
+    from kfboot import tools
 
     ref = f"{repo.rstrip('/')}/{chart}" if repo.startswith("oci://") else chart
-    cmd = [find_helm(), "pull", ref, "--version", version, "-d", str(dest)]
+    args = ["pull", ref, "--version", version, "-d", str(dest)]
     if not repo.startswith("oci://"):
-        cmd += ["--repo", repo]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        raise KfbootError(f"cannot pull chart {chart} {version} from {repo}: {proc.stderr.strip()}", hint=MIRROR_HINT)
+        args += ["--repo", repo]
+    try:
+        tools.run("helm", args, timeout=300)
+    except tools.ToolFailed as exc:
+        detail = exc.stderr.strip() or exc.message
+        raise KfbootError(f"cannot pull chart {chart} {version} from {repo}: {detail}", hint=MIRROR_HINT) from None
     found = sorted(dest.glob(f"{chart}-*.tgz"))
     if not found:
         raise KfbootError(f"helm pull {chart} {version} wrote no .tgz into {dest}")

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from kfboot.gpu.config import GpuConfig, check_gpu_config, parse_gpu_indices
-from kfboot.gpu.plan import build_plan
+from kfboot.gpu.config import GpuConfig, parse_gpu_indices
+from kfboot.gpu.plan import build_plan, check_gpu_config
 
 
 def cfg(*pools: dict[str, Any]) -> GpuConfig:

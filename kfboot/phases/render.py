@@ -1,21 +1,42 @@
 """`kfboot render`: write what install would apply, per phase, without a cluster.
 
-Manifest phases: the objects their source renders (the same list the engine's apply receives; it
-only reorders them into waves). Helm phases: the values kfboot passes and `helm template` output.
-Steps that need the live cluster (Dex's stored password, node labels) are listed in the index
-instead of being guessed; nothing secret is written.
+Rendering is an optional capability of a phase kind (`Renderable.render`): manifest phases give the
+objects their source renders (the same list the engine's apply receives; it only reorders them into
+waves), Helm phases the values kfboot passes and `helm template` output, the GPU sharing phase its
+ConfigMaps. Steps that need the live cluster (Dex's stored password, node labels) are listed in the
+index instead of being guessed; nothing secret is written. A phase kind without `render` is listed
+as cluster-only.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from kfboot.engine.phase import Phase
+from kfboot.engine.services import Services
 from kfboot.errors import UsageError
 
 INDEX = "index.yaml"
+
+
+@dataclass
+class Rendering:
+    """What a phase would apply: its objects, its index fields, and files besides manifests.yaml."""
+
+    objects: list[dict[str, Any]]
+    entry: dict[str, Any]  # kind, where it comes from, atInstall (steps only the live cluster can do)
+    files: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Renderable(Protocol):
+    """A phase kind that can say what it would apply without a cluster."""
+
+    def render(self, services: Services) -> Rendering: ...
 
 
 def dump_objects(objects: list[dict[str, Any]]) -> str:
@@ -24,7 +45,7 @@ def dump_objects(objects: list[dict[str, Any]]) -> str:
     return "".join("---\n" + yaml.safe_dump(obj, sort_keys=False, width=200) for obj in objects)
 
 
-def select(phases: list[Any], names: list[str]) -> list[Any]:
+def select(phases: list[Phase], names: list[str]) -> list[Phase]:
     """`all` (or nothing): the enabled phases; otherwise the named ones, in install order."""
     if not names or names == ["all"]:
         return [p for p in phases if p.enabled]
@@ -39,38 +60,22 @@ def select(phases: list[Any], names: list[str]) -> list[Any]:
     return [p for p in phases if p.name in names]
 
 
-def render_phase(phase: Any, helm_factory: Callable[[], Any]) -> tuple[dict[str, str], dict[str, Any]]:
+def render_phase(phase: Phase, services: Services) -> tuple[dict[str, str], dict[str, Any]]:
     """The files of one phase and its index entry."""
-    import yaml
-
-    from kfboot.phases.helm_phase import HelmPhase
-    from kfboot.phases.manifest_phase import ManifestPhase
-
-    files: dict[str, str] = {}
     entry: dict[str, Any] = {"name": phase.name, "version": phase.version, "digest": phase.digest()}
-    if isinstance(phase, HelmPhase):
-        objects = helm_factory().template(phase.chart, phase.values, release=phase.release, namespace=phase.namespace)
-        files["values.yaml"] = yaml.safe_dump(phase.values, sort_keys=True) if phase.values else "{}\n"
-        entry.update(kind="helm", chart=phase.chart.describe(), release=f"{phase.namespace}/{phase.release}")
-    elif isinstance(phase, ManifestPhase):
-        objects = phase.source.render()
-        entry.update(kind="manifests", source=phase.source.describe())
-        later = [line for t in phase.transforms if (line := getattr(t, "describe", lambda: None)())]
-        if later:
-            entry["atInstall"] = later  # transforms that read the cluster (never rendered: may hold secrets)
-    elif hasattr(phase, "configmaps"):
-        objects = phase.configmaps()
-        entry.update(kind="gpu-sharing", atInstall=["node labels for GPU pools are set against the live nodes"])
+    if isinstance(phase, Renderable):
+        rendering = phase.render(services)
     else:
-        objects = []
-        entry.update(kind=type(phase).__name__, atInstall=["this phase works against the live cluster only"])
-    files["manifests.yaml"] = dump_objects(objects)
-    entry["objects"] = len(objects)
+        rendering = Rendering([], {"kind": type(phase).__name__,
+                                   "atInstall": ["this phase works against the live cluster only"]})
+    entry.update(rendering.entry)
+    files = {**rendering.files, "manifests.yaml": dump_objects(rendering.objects)}
+    entry["objects"] = len(rendering.objects)
     entry["files"] = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in files.items()}
     return files, entry
 
 
-def render_to(phases: list[Any], output_dir: Path, helm_factory: Callable[[], Any],
+def render_to(phases: list[Phase], output_dir: Path, services: Services,
               progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
     """Write DIR/<phase>/manifests.yaml (+ values.yaml for Helm) and DIR/index.yaml; returns the index."""
     import yaml
@@ -80,7 +85,7 @@ def render_to(phases: list[Any], output_dir: Path, helm_factory: Callable[[], An
     output_dir.mkdir(parents=True, exist_ok=True)
     entries = []
     for phase in phases:
-        files, entry = render_phase(phase, helm_factory)
+        files, entry = render_phase(phase, services)
         target = output_dir / phase.name
         target.mkdir(exist_ok=True)
         for stale in ("manifests.yaml", "values.yaml"):

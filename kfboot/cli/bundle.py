@@ -1,4 +1,4 @@
-"""`kfboot bundle pull|build|images|verify` and `kfboot render [PHASE|all]`: air-gapped installs.
+"""`kfboot bundle pull|build|images|verify`: air-gapped installs.
 
 A bundle is made once where the sources are reachable and copied across the air gap; install,
 plan and render then read only verified files from it. Heavy imports happen inside the commands.
@@ -7,13 +7,12 @@ plan and render then read only verified files from it. Heavy imports happen insi
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from kfboot.cli.context import get_options, print_json, stderr_console
+from kfboot.cli.context import get_options, open_session, print_json, progress_printer, stderr_console
 from kfboot.cli.errors import handles_errors
 
 bundle_app = typer.Typer(
@@ -27,13 +26,8 @@ BundleDirArgument = typer.Argument(..., help="Bundle directory.", file_okay=Fals
 ForceOption = typer.Option(False, "--force", help="Replace an existing, non-empty directory.")
 
 
-
-
-def _progress(ctx: typer.Context) -> Callable[[str], None]:
-    opts = get_options(ctx)
-    if opts.json:
-        return lambda msg: print_json({"event": "progress", "message": msg})
-    return lambda msg: stderr_console().print(msg, markup=False, highlight=False)
+def register(app: typer.Typer) -> None:
+    app.add_typer(bundle_app, name="bundle")
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
@@ -76,7 +70,7 @@ def bundle_pull(
 
     urls = {"kubeflow-manifests": archive_url} if archive_url else {}
     index = pull_bundle(directory, archive_urls=urls, chart_repos=_pairs(chart_repo, "--chart-repo"), force=force,
-                        progress=_progress(ctx))
+                        progress=progress_printer(ctx))
     _report(ctx, directory, index)
 
 
@@ -92,11 +86,11 @@ def bundle_build(
     force: bool = ForceOption,
 ) -> None:
     """Make a bundle from local sources (mirrors, tests); remote kustomize bases must be reachable or vendored."""
-    from kfboot.sources.build import SourceTree, build_bundle
+    from kfboot.sources.build import build_bundle
 
     charts = {name: Path(path) for name, path in _pairs(chart, "--chart").items()}
-    index = build_bundle(directory, {"kubeflow-manifests": SourceTree(manifests)}, charts, force=force,
-                         progress=_progress(ctx))
+    trees, charts = open_session(ctx, manifests=manifests, charts=charts, offline=True).local_sources()
+    index = build_bundle(directory, trees, charts, force=force, progress=progress_printer(ctx))
     _report(ctx, directory, index)
 
 
@@ -129,39 +123,3 @@ def bundle_verify(ctx: typer.Context, directory: Path = BundleDirArgument) -> No
         print_json({"event": "verified", "path": str(directory), "files": len(bundle.index.files)})
     else:
         stderr_console().print(f"{directory}: all {len(bundle.index.files)} files match the index", markup=False)
-
-
-# -- render -----------------------------------------------------------------------------------------
-@handles_errors
-def render_phases(
-    ctx: typer.Context,
-    names: list[str] = typer.Argument(None, metavar="[PHASE|all]...", help="Phases to render (default: all enabled)."),
-    output_dir: Path = typer.Option(..., "--output-dir", file_okay=False, help="Where to write the rendered files."),
-    file: Path = typer.Option(None, "--file", "-f", dir_okay=False, help="Platform config (kfboot.yaml)."),
-    bundle: Path = typer.Option(None, "--bundle", file_okay=False, help="Render from a verified bundle (no network)."),
-    manifests: Path = typer.Option(None, "--manifests", file_okay=False,
-                                   help="Local kubeflow/manifests checkout instead of the cache bundle."),
-    kind: bool = typer.Option(False, "--kind", help="Render the kind-cluster variants (oauth2-proxy overlay)."),
-) -> None:
-    """Write what `install` would apply, per phase: DIR/PHASE/manifests.yaml, values.yaml (Helm), DIR/index.yaml.
-
-    No cluster is contacted. Without --bundle or --manifests, manifests come from the cache bundle
-    (downloaded once) and Helm charts from their repositories.
-    """
-    from kfboot.config.platform import load_platform
-    from kfboot.errors import UsageError
-    from kfboot.helm import Helm
-    from kfboot.phases.build import BuildOptions, build_phases
-    from kfboot.sources.render import render_to, select
-
-    if bundle is not None and manifests is not None:
-        raise UsageError("--bundle and --manifests are exclusive", hint="a bundle already holds the rendered manifests")
-    platform = load_platform(file)
-    phases = build_phases(platform, BuildOptions(kind_cluster=kind, manifests_root=manifests, bundle=bundle))
-    chosen = select(phases, list(names or []))
-    index = render_to(chosen, output_dir, lambda: Helm(None, None), progress=_progress(ctx))
-    if get_options(ctx).json:
-        print_json({"event": "rendered", "path": str(output_dir), "phases": index["phases"]})
-    else:
-        stderr_console().print(f"rendered {len(chosen)} phase(s) into {output_dir} (index: {output_dir}/index.yaml)",
-                               markup=False, highlight=False)

@@ -1,0 +1,87 @@
+"""`kfboot init|schema|version|versions`: the config file and the pinned catalog; no cluster."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from kfboot import __version__
+from kfboot.cli.context import get_options, print_json, stderr_console
+from kfboot.cli.errors import handles_errors
+
+
+def register(app: typer.Typer) -> None:
+    for command in (init, schema, version, versions):
+        app.command()(command)
+
+
+@handles_errors
+def init(
+    path: Path = typer.Argument(Path("kfboot.yaml"), help="Where to write the starter config."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a commented starter kfboot.yaml (all components, pinned versions, GPU sharing examples)."""
+    from kfboot.config.starter import starter_config
+    from kfboot.errors import UsageError
+
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists", hint="pass --force to overwrite it")
+    path.write_text(starter_config(), encoding="utf-8")
+    stderr_console().print(f"wrote {path}; check it with `kfboot plan --offline -f {path}`")
+
+
+def schema() -> None:
+    """Print the JSON Schema of kfboot.yaml (for editors: yaml-language-server, VS Code)."""
+    import json
+
+    from kfboot.config.platform import platform_schema
+
+    sys.stdout.write(json.dumps(platform_schema(), indent=2) + "\n")
+
+
+def version(ctx: typer.Context) -> None:
+    """Print kfboot's version and the pinned component versions."""
+    from kfboot.config.catalog import load_catalog
+
+    opts = get_options(ctx)
+    catalog = load_catalog()
+    pins = {name: entry.default_version for name, entry in catalog.components.items()}
+    src = catalog.sources["kubeflow-manifests"]
+    if opts.json:
+        print_json({"kfboot": __version__, "components": pins, "kubeflowManifests": src.model_dump()})
+        return
+    sys.stdout.write(f"kfboot {__version__}\nkubeflow/manifests {src.version} ({src.commit})\n")
+    for name, ver in pins.items():
+        sys.stdout.write(f"  {name:<14} {ver}\n")
+
+
+def versions(ctx: typer.Context) -> None:
+    """Print the component catalog: every pinned upstream source (URL, version, chart or paths)."""
+    from kfboot.config.catalog import load_catalog
+
+    opts = get_options(ctx)
+    catalog = load_catalog()
+    if opts.json:
+        print_json({"event": "catalog", **catalog.model_dump(by_alias=True)})
+        return
+    out = sys.stdout.write
+    for name, src in catalog.sources.items():
+        out(f"source {name}: {src.repo} {src.version} (commit {src.commit})\n  archive {src.archive}\n")
+    out(f"kind {catalog.kind.version}, node image {catalog.kind.node_image} (`kfboot cluster create`)\n")
+    for name, entry in catalog.components.items():
+        needs = f" (needs {', '.join(entry.needs)})" if entry.needs else ""
+        out(f"\n{name} {entry.default_version}: {entry.title}{needs}\n")
+        if entry.helm:
+            h = entry.helm
+            out(f"  helm chart {h.chart} from {h.repo}; release {h.namespace}/{h.release}; "
+                f"selectable: {', '.join(h.versions)}\n")
+        if entry.manifests:
+            m = entry.manifests
+            for path in m.paths:
+                out(f"  {m.source}/{path}\n")
+            for app_name, paths in m.apps.items():
+                out(f"  [{app_name}] " + ", ".join(paths) + "\n")
+            for path in m.serverless_paths:
+                out(f"  [Serverless] {path}\n")
