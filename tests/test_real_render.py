@@ -30,6 +30,9 @@ HELM3 = realrender.REPO / ".venv" / "tools" / "helm-v3.19.0" / "helm"
 HELM4 = realrender.REPO / ".venv" / "tools" / "helm-v4.1.4" / "helm"
 CRD_ESTABLISH_DELAY = 1.0  # seconds; any real cluster can take this long
 CAINJECTOR_DELAY = 0.5
+# not a kind-* context: kfboot would skip the GPU Operator on a kind cluster without GPU nodes, and this
+# journey is meant to install the real GPU Operator chart too
+CONTEXT = "lab"
 FINALIZER_DELAY = 3.0  # the profiles controller cleans up a deleted Profile's namespace first
 
 
@@ -64,7 +67,7 @@ class Journey:
     def run(self, name: str, *args: str, timeout: int = 120) -> Step:
         self.fk.reset_requests()
         started = time.monotonic()
-        result = CliRunner().invoke(app, ["--kubeconfig", str(self.kubeconfig), "--context", "kind-fake", "-o",
+        result = CliRunner().invoke(app, ["--kubeconfig", str(self.kubeconfig), "--context", CONTEXT, "--yes", "-o",
                                           "json", "--timeout", str(timeout), *args, "--bundle", str(self.bundle)])
         wall = time.monotonic() - started
         lines = [ln for ln in result.stdout.splitlines() if ln.strip().startswith("{")]
@@ -101,7 +104,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory, bundle: Path) -> Any:
     home = tmp_path_factory.mktemp("real")
     with pytest.MonkeyPatch.context() as monkeypatch, FakeKube(seed=0) as fk:
         _prepare(fk, monkeypatch, home, helm)
-        j = Journey(fk, fk.write_kubeconfig(home / "kubeconfig", context="kind-fake"), bundle)
+        j = Journey(fk, fk.write_kubeconfig(home / "kubeconfig", context=CONTEXT), bundle)
         if j.run("install", "install").exit_code == 0:
             j.after_install = {
                 "policy": fk.get("nvidia.com/v1", "ClusterPolicy", "cluster-policy"),
@@ -114,6 +117,15 @@ def journey(tmp_path_factory: pytest.TempPathFactory, bundle: Path) -> Any:
             j.run("uninstall", "uninstall", timeout=15)
             j.after_install["deployments_left"] = fk.list("apps/v1", "Deployment")
         yield j
+
+
+class KnownDefect(AssertionError):
+    """The step failed exactly as an issue-9 defect makes it fail (any other failure stays a failure)."""
+
+
+def _expect_defect(step: Step, text: str) -> None:
+    if step.exit_code != 0 and text in _why(step):
+        raise KnownDefect(_why(step))
 
 
 def _states(step: Step) -> dict[str, str]:
@@ -152,11 +164,12 @@ def test_plan_and_status_read_only(journey: Journey) -> None:
 
 # not strict: kfboot's deletion timing decides the race (the Profile was stranded in 3 of 4 runs while this test
 # was written); strict once issue 9 makes uninstall wait for the Profile before deleting its controller
-@pytest.mark.xfail(strict=False, reason="issue 9: uninstall issues deletion groups back to back, so the profiles "
+@pytest.mark.xfail(strict=False, raises=KnownDefect, reason="issue 9: uninstall issues deletion groups back to back, so the profiles "
                    "controller is deleted before it removes its finalizer: \"kubeflow: stuck: Profile "
                    "kubeflow-user-example-com is still terminating (finalizers: profile-finalizer)\"")
 def test_uninstall_removes_every_workload(journey: Journey) -> None:
     removed = journey.steps["uninstall"]
+    _expect_defect(removed, "is still terminating (finalizers: profile-finalizer)")
     assert removed.exit_code == 0, _why(removed)
     assert set(_states(removed).values()) == {"removed"}
     assert journey.after_install["deployments_left"] == []
@@ -182,7 +195,7 @@ components:
 """
 
 
-@pytest.mark.xfail(strict=True, reason='issue 9: Helm 4 and chart CRDs: with CRDs taking a moment to become '
+@pytest.mark.xfail(strict=True, raises=KnownDefect, reason='issue 9: Helm 4 and chart CRDs: with CRDs taking a moment to become '
                    'Established, helm 4 install of the GPU Operator fails "resource mapping not found for name: '
                    '\\"cluster-policy\\" ... ensure CRDs are installed first"')
 def test_gpu_operator_chart_installs_under_helm4(bundle: Path, tmp_path: Path,
@@ -192,7 +205,8 @@ def test_gpu_operator_chart_installs_under_helm4(bundle: Path, tmp_path: Path,
     config.write_text(GPU_ONLY)
     with FakeKube(seed=0) as fk:
         _prepare(fk, monkeypatch, tmp_path, helm)
-        j = Journey(fk, fk.write_kubeconfig(tmp_path / "kubeconfig", context="kind-fake"), bundle)
+        j = Journey(fk, fk.write_kubeconfig(tmp_path / "kubeconfig", context=CONTEXT), bundle)
         step = j.run("helm4", "install", "-f", str(config))
+        _expect_defect(step, "ensure CRDs are installed first")
         assert step.exit_code == 0, _why(step)
         assert fk.get("nvidia.com/v1", "ClusterPolicy", "cluster-policy")["status"]["state"] == "ready"
