@@ -3,8 +3,11 @@
     python benchmarks/_fakeproc.py --kubeconfig PATH [--latency S] [--controllers] [--keep-nagle]
 
 Prints `READY <url>` once serving, then answers one command per stdin line with one JSON line:
-`reset` (clear the request log), `stats` (requests, writes, by method, bench objects stored).
-Exits on EOF or `quit`. Used by bench_apply.py for both kfboot and kubectl.
+`reset` (clear the request log), `stats` (requests, writes, by method, bench objects stored),
+`latency S` (change the injected latency). Exits on EOF or `quit`. Used by bench_apply.py for both
+kfboot and kubectl, and with `--real-render` by the real-render benchmarks: controllers on, the
+real-render test's timings (CRDs Established after 1 s, cainjector 0.5 s, profile finalizers 3 s),
+the one Node of a kind cluster, context `--context`.
 """
 
 from __future__ import annotations
@@ -37,12 +40,23 @@ def main() -> None:
     ap.add_argument("--controllers", action="store_true", help="keep the fake's controller loop running")
     ap.add_argument("--keep-nagle", action="store_true")
     ap.add_argument("--namespace", default="bench")
+    ap.add_argument("--real-render", action="store_true", help="the real-render test's cluster (controllers on)")
+    ap.add_argument("--context", default="kind-fake")
     args = ap.parse_args()
     fix_fake_nagle(not args.keep_nagle)
     with FakeKube(seed=0, ready_delay=0.0) as fk:
-        if not args.controllers:
+        if args.real_render:
+            from tests import realrender
+
+            fk.ready_delay = 0.05
+            fk.crd_establish_delay = 1.0
+            fk.cainjector_delay = 0.5
+            fk.finalizer_delay = 3.0
+            for node in realrender.kind_nodes():
+                fk.put(node)
+        elif not args.controllers:
             fk.controllers.stop()
-        fk.write_kubeconfig(args.kubeconfig)
+        fk.write_kubeconfig(args.kubeconfig, context=args.context)
         fk.latency = args.latency
         fk.reset_requests()
         print(f"READY {fk.url}", flush=True)
@@ -52,6 +66,15 @@ def main() -> None:
                 break
             if cmd == "reset":
                 fk.reset_requests()
+                out = {"ok": True}
+            elif cmd.startswith("latency "):
+                fk.latency = float(cmd.split()[1])
+                out = {"ok": True}
+            elif cmd.startswith("dump "):  # the request log, one JSON line per request, into a file
+                with open(cmd.split(maxsplit=1)[1], "w", encoding="utf-8") as f:
+                    for r in fk.requests:
+                        f.write(json.dumps({"method": r.method, "verb": r.verb, "path": r.path,
+                                            "query": r.query, "status": r.status}) + "\n")
                 out = {"ok": True}
             elif cmd == "stats":
                 reqs = fk.requests

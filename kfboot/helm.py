@@ -65,6 +65,7 @@ class Helm:
         self.executable = executable or tools.require("helm")
         command = _Command(executable=self.executable, kubeconfig=kubeconfig, kubecontext=context)
         self.client = Client(command, executable=self.executable)
+        self._command = command
 
     def _chart(self, chart: ChartRef) -> Any:
         ref = str(chart.path) if chart.path else chart.name
@@ -113,11 +114,11 @@ class Helm:
         """'deployed', 'failed', … or None when the release does not exist."""
         from pyhelm3.errors import ReleaseNotFoundError
 
-        try:
-            revision = _run(self.client.get_current_revision(release, namespace=namespace))
+        try:  # `helm status -o json` read as JSON: pyhelm3's revision model re-parses the whole manifest
+            status = _run(self._command.status(release, namespace=namespace))
         except ReleaseNotFoundError:
             return None
-        return str(getattr(revision.status, "value", revision.status))
+        return str(((status or {}).get("info") or {}).get("status") or "unknown")
 
     def uninstall(self, release: str, namespace: str, *, timeout: float) -> None:
         from pyhelm3.errors import ReleaseNotFoundError

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from kfboot.engine.reads import Reads
 from kfboot.engine.services import Services
 from kfboot.engine.state import PhaseRecord
 
@@ -34,6 +35,7 @@ class PhaseContext:
     services: Services = field(default_factory=Services)  # clients the run's phases share (helm, …)
     purge_crds: bool = False  # uninstall: also delete CRDs (and with them every custom resource)
     force: bool = False  # uninstall: strip finalizers of objects still stuck at the deadline
+    reads: Reads = field(default_factory=Reads)  # reads shared with the other phases of the same plan
     started: float = field(default_factory=time.monotonic)
 
     @property

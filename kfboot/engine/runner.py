@@ -18,6 +18,7 @@ from kfboot.engine import events as ev
 from kfboot.engine.dag import dependencies, dependents, topological, validate_graph
 from kfboot.engine.phase import Phase, PhaseContext, Problem
 from kfboot.engine.plan import Action, ActionKind, decide_install, decide_uninstall
+from kfboot.engine.reads import Reads
 from kfboot.engine.services import Services
 from kfboot.engine.state import MemoryStateStore, PhaseRecord, StateStore, now_iso
 from kfboot.engine.walk import walk
@@ -119,7 +120,8 @@ class Runner:
     def warn(self, message: str) -> None:
         self.emit(ev.Event("warning", message=message))
 
-    def _context(self, phase: Phase, record: PhaseRecord | None, dry_run: bool = False) -> PhaseContext:
+    def _context(self, phase: Phase, record: PhaseRecord | None, dry_run: bool = False,
+                 reads: Reads | None = None) -> PhaseContext:
         return PhaseContext(
             kube=self.kube,
             dry_run=dry_run,
@@ -131,12 +133,14 @@ class Runner:
             services=self.services,
             purge_crds=self.purge_crds,
             force=self.force,
+            reads=reads if reads is not None else Reads(),
         )
 
     # -- planning -------------------------------------------------------------------------------
     def plan(self, *, offline: bool = False, announce: bool = True) -> list[PlannedPhase]:
         """Read-only: what install would do for every phase, and why."""
         records = {} if offline else self.store.load()
+        reads = Reads()  # phases listing the same kind share one LIST, for this plan only
 
         def one(name: str) -> PlannedPhase:
             phase = self.phases[name]
@@ -145,7 +149,7 @@ class Runner:
             problems: list[Problem] | None = None
             if (not offline and phase.enabled and record is not None and record.status == "ready"
                     and record.digest == digest):
-                problems = phase.check(self._context(phase, record), record.inventory)
+                problems = phase.check(self._context(phase, record, reads=reads), record.inventory)
             action = decide_install(enabled=phase.enabled, version=phase.version, digest=digest,
                                     record=record, problems=problems, offline=offline,
                                     disabled_reason=self.skip_reasons.get(name))

@@ -66,6 +66,7 @@ class Kube:
         self.target = target
         self.request_timeout = request_timeout
         self._gv_cache: dict[str, dict[str, Resource]] = {}
+        self._gv_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.requests = 0
         self.writes = 0
@@ -201,21 +202,27 @@ class Kube:
     def _group_version(self, api_version: str, refresh: bool = False) -> dict[str, Resource]:
         with self._lock:
             cached = self._gv_cache.get(api_version)
+            gv_lock = self._gv_locks.setdefault(api_version, threading.Lock())
         if cached is not None and not refresh:
             return cached
-        path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-        try:
-            data = self.request("GET", path)
-        except NotFound:
-            data = {"resources": []}
-        kinds = {
-            r["kind"]: Resource(api_version, r["kind"], r["name"], bool(r.get("namespaced")))
-            for r in data.get("resources", [])
-            if "/" not in r["name"]
-        }
-        with self._lock:
-            self._gv_cache[api_version] = kinds
-        return kinds
+        with gv_lock:  # threads that miss together send one discovery request, not one each
+            with self._lock:
+                now = self._gv_cache.get(api_version)
+            if now is not None and (not refresh or now is not cached):
+                return now  # read (or refreshed) by another thread meanwhile
+            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            try:
+                data = self.request("GET", path)
+            except NotFound:
+                data = {"resources": []}
+            kinds = {
+                r["kind"]: Resource(api_version, r["kind"], r["name"], bool(r.get("namespaced")))
+                for r in data.get("resources", [])
+                if "/" not in r["name"]
+            }
+            with self._lock:
+                self._gv_cache[api_version] = kinds
+            return kinds
 
     def resource(self, api_version: str, kind: str) -> Resource:
         """Map a kind to its REST resource; refresh once on a miss (CRDs appear over time)."""

@@ -24,7 +24,8 @@ def waiter(ctx: PhaseContext) -> Waiter:
 
 
 def check_inventory(ctx: PhaseContext, inventory: list[ObjectRef]) -> list[Problem]:
-    """Read-only drift check: one LIST per (kind, namespace) instead of one GET per object."""
+    """Read-only drift check: one LIST per (kind, namespace) instead of one GET per object, shared with
+    the other phases of the same plan (`ctx.reads`)."""
     kube = ctx.require_kube()
     groups: dict[tuple[str, str, str | None], list[ObjectRef]] = defaultdict(list)
     for ref in inventory:
@@ -35,7 +36,8 @@ def check_inventory(ctx: PhaseContext, inventory: list[ObjectRef]) -> list[Probl
         from kfboot.k8s.client import NotFound
 
         try:
-            live = {o["metadata"]["name"]: o for o in kube.list(api_version, kind, namespace)}
+            live = ctx.reads.get(("list", *key), lambda: {o["metadata"]["name"]: o
+                                                          for o in kube.list(api_version, kind, namespace)})
         except NotFound:
             live = {}
         problems = []
