@@ -137,14 +137,22 @@ class Runner:
         )
 
     # -- planning -------------------------------------------------------------------------------
-    def plan(self, *, offline: bool = False, announce: bool = True) -> list[PlannedPhase]:
-        """Read-only: what install would do for every phase, and why."""
+    def plan(self, *, offline: bool = False, announce: bool = True,
+             earlier: list[PlannedPhase] | None = None) -> list[PlannedPhase]:
+        """Read-only: what install would do for every phase, and why.
+
+        `earlier`: a plan made moments ago (install's, before it waited for the lock); a phase whose
+        recorded state has not changed since keeps its verdict instead of being checked again."""
         records = {} if offline else self.store.load()
         reads = Reads()  # phases listing the same kind share one LIST, for this plan only
+        known = {p.phase.name: p for p in earlier or []}
 
         def one(name: str) -> PlannedPhase:
             phase = self.phases[name]
             record = records.get(name)
+            before = known.get(name)
+            if before is not None and before.record == record:
+                return before
             digest = phase.digest()
             problems: list[Problem] | None = None
             if (not offline and phase.enabled and record is not None and record.status == "ready"
@@ -185,7 +193,8 @@ class Runner:
             return self._summary("install --dry-run", outcomes, started, "dry run: nothing was changed")
 
         with self._locked():
-            planned = self.plan()  # again, under the lock: another run may have finished meanwhile
+            # again, under the lock: another run may have finished meanwhile (its records then differ)
+            planned = self.plan(earlier=planned)
             todo = {p.phase.name for p in planned if p.action.kind.changes}
             outcomes = {p.phase.name: self._initial_outcome(p) for p in planned}
             records = {p.phase.name: p.record for p in planned}

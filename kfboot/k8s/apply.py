@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,8 @@ from kfboot.k8s.client import Kube
 from kfboot.k8s.manifests import CA_INJECT_ANNOTATIONS, order_waves, webhook_backends
 from kfboot.k8s.refs import ObjectRef
 from kfboot.k8s.waits import Progress, Waiter
+
+OVERLAPS_CRD_WAIT = ("config",)  # waves that may be applied while new CRDs become Established
 
 
 @dataclass
@@ -52,8 +54,15 @@ class Applier:
         result = ApplyResult()
         new_namespaces = self.world.namespaces  # shared with later phases of the same dry run
         new_groups = self.world.kinds
-        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="apply") as pool:
+        # CRDs take a moment to become Established; the config wave (ConfigMaps, Secrets, RBAC, Services:
+        # nothing runs, nothing needs a CRD) is applied meanwhile, and the wait joined before workloads
+        crds_pending: Future[None] | None = None
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="apply") as pool, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="crd-wait") as background:
             for wave in order_waves(objects):
+                if crds_pending is not None and wave.name not in OVERLAPS_CRD_WAIT:
+                    crds_pending.result()
+                    crds_pending = None
                 self.progress(f"applying {len(wave.objects)} {wave.name}")
                 if self.dry_run:
                     new_namespaces |= self._missing_namespaces(wave.objects) if wave.name == "namespaces" else set()
@@ -76,9 +85,11 @@ class Applier:
                 if self.dry_run:
                     continue
                 if wave.name == "crds":
-                    self._wait_crds(wave.objects, deadline, pool)
+                    crds_pending = background.submit(self._wait_crds, wave.objects, deadline, pool)
                 if wave.name == "webhooks":
                     self._wait_ca_injected(wave.objects, deadline, pool)
+            if crds_pending is not None:
+                crds_pending.result()
         return result
 
     # -- steps ------------------------------------------------------------------------------------

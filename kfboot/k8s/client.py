@@ -22,6 +22,11 @@ from kfboot.k8s.retry import ApiError, call_with_retries
 FIELD_MANAGER = "kfboot"
 AUTH_CACHE_SECONDS = 10.0
 PREFLIGHT_TIMEOUT = 5.0
+# Requests one client has in flight at once, and its connection pool's size: the same number, so every
+# connection is reused. Phases run side by side with their own worker threads (4 phases x 16 objects),
+# but more than this many requests at once only queue at the API server and, past the pool's size,
+# make urllib3 open and discard a connection per request ("Connection pool is full").
+MAX_IN_FLIGHT = 32
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -61,13 +66,15 @@ def _status_message(body: bytes) -> tuple[str, str]:
 class Kube:
     """Discovery-aware CRUD + server-side apply with retries and request counters."""
 
-    def __init__(self, api_client: Any, target: Target, *, request_timeout: float = 30.0) -> None:
+    def __init__(self, api_client: Any, target: Target, *, request_timeout: float = 30.0,
+                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self.api = api_client
         self.target = target
         self.request_timeout = request_timeout
         self._gv_cache: dict[str, dict[str, Resource]] = {}
         self._gv_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._in_flight = threading.BoundedSemaphore(max(1, max_in_flight))
         self.requests = 0
         self.writes = 0
         self.retries = 0
@@ -76,7 +83,8 @@ class Kube:
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
-    def connect(cls, kubeconfig: Path | None = None, context: str | None = None, *, pool_size: int = 32) -> Kube:
+    def connect(cls, kubeconfig: Path | None = None, context: str | None = None, *,
+                pool_size: int = MAX_IN_FLIGHT) -> Kube:
         """Build a client from kubeconfig (or in-cluster config), failing with a usable message."""
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
@@ -112,7 +120,7 @@ class Kube:
         configuration.connection_pool_maxsize = pool_size
         configuration.retries = False  # one retry policy: ours
         api_client = client.ApiClient(configuration)
-        return cls(api_client, Target(ctx_name, configuration.host))
+        return cls(api_client, Target(ctx_name, configuration.host), max_in_flight=pool_size)
 
     # -- raw requests -------------------------------------------------------------------------
     def request(
@@ -172,9 +180,11 @@ class Kube:
             self.requests += 1
             if write:
                 self.writes += 1
-        resp = self.api.call_api(method, url, header_params={**headers, **self._auth_headers()}, body=body,
-                                 _request_timeout=timeout or self.request_timeout)
-        data = resp.read()
+        auth = self._auth_headers()
+        with self._in_flight:  # never more requests at once than pooled connections
+            resp = self.api.call_api(method, url, header_params={**headers, **auth}, body=body,
+                                     _request_timeout=timeout or self.request_timeout)
+            data = resp.read()
         if not 200 <= resp.status < 300:
             reason, message = _status_message(data)
             retry_after = resp.getheader("Retry-After")
