@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ CAINJECTOR_DELAY = 0.5
 # not a kind-* context: kfboot would skip the GPU Operator on a kind cluster without GPU nodes, and this
 # journey is meant to install the real GPU Operator chart too
 CONTEXT = "lab"
-FINALIZER_DELAY = 3.0  # the profiles controller cleans up a deleted Profile's namespace first
+FINALIZER_DELAY = 3.0
+MAX_READ_ONLY_REQUESTS = 160  # a no-op re-run, plan or status of the default platform  # the profiles controller cleans up a deleted Profile's namespace first
 
 
 def _helm(path: Path) -> str:
@@ -144,6 +146,25 @@ def test_rerun_writes_nothing(journey: Journey) -> None:
     assert again.exit_code == 0, _why(again)
     assert set(_states(again).values()) == {"up-to-date"}
     assert again.writes == 0
+
+
+def _repeated_reads(step: Step) -> list[str]:
+    """Inventory LISTs (no selector) and discovery documents asked for more than once in one command."""
+    def discovery(path: str) -> bool:
+        return path == "/api/v1" or (path.startswith("/apis/") and path.count("/") == 3)
+
+    reads = Counter(r.path for r in step.requests
+                    if r.method == "GET" and ((r.verb == "LIST" and not r.query) or discovery(r.path)))
+    return [f"{path} x{n}" for path, n in reads.items() if n > 1]
+
+
+@pytest.mark.parametrize("name", ["re-run", "plan", "status"])
+def test_a_read_only_pass_reads_each_kind_once(journey: Journey, name: str) -> None:
+    """Phases share one LIST per kind and namespace (CRDs: megabytes of schema) and one discovery request
+    per group version: 198 requests before that, ~140 now (kfboot's and Helm's together)."""
+    step = journey.steps[name]
+    assert _repeated_reads(step) == []
+    assert len(step.requests) <= MAX_READ_ONLY_REQUESTS
 
 
 def test_plan_and_status_read_only(journey: Journey) -> None:

@@ -105,7 +105,7 @@ class Applier:
 
     def _wait_crds(self, crds: list[dict[str, Any]], deadline: float, pool: ThreadPoolExecutor) -> None:
         self.progress(f"waiting for {len(crds)} CRDs to be Established")
-        list(pool.map(lambda crd: self.waiter.crd_established(crd["metadata"]["name"], deadline), crds))
+        self.waiter.crds_established(crds, deadline)
         self.kube.forget_discovery()
 
     def _wait_backends(self, hooks: list[dict[str, Any]], deadline: float, pool: ThreadPoolExecutor) -> None:

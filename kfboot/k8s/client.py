@@ -243,6 +243,10 @@ class Kube:
             raise NotFound(f'the server has no kind "{kind}" in "{api_version}" (is its CRD installed?)')
         return kinds[kind]
 
+    def served_kinds(self, api_version: str) -> set[str]:
+        """The kinds the server serves in a group version now (discovery read afresh)."""
+        return set(self._group_version(api_version, refresh=True))
+
     def forget_discovery(self) -> None:
         with self._lock:
             self._gv_cache.clear()

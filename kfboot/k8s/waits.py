@@ -17,6 +17,16 @@ from kfboot.k8s.client import Kube
 from kfboot.k8s.refs import ObjectRef
 
 Progress = Callable[[str], None]  # where long operations report what they are doing (one line each)
+CRD_POLL_MAX = 0.2  # seconds between discovery polls while CRDs become Established (a few small GETs)
+CRD_OBJECT_CHECK_EVERY = 8  # polls; then the CRDs still not served are read themselves
+
+
+def _served_kinds(crd: dict[str, Any]) -> list[tuple[str, str]]:
+    """(group/version, kind) of every version the CRD serves."""
+    spec = crd.get("spec") or {}
+    kind = (spec.get("names") or {}).get("kind", "")
+    return [(f"{spec.get('group', '')}/{v['name']}", kind) for v in spec.get("versions") or []
+            if v.get("served", True) and v.get("name") and kind]
 
 
 class WaitFailed(ClusterError):
@@ -45,9 +55,11 @@ class Waiter:
         probe: Callable[[], rd.Readiness],
         deadline: float,
         explain: Callable[[], str] | None = None,
+        max_interval: float | None = None,
     ) -> None:
         """Poll `probe` until ready; raise WaitTimeout naming `what` and the last state seen."""
         interval = self.min_interval
+        ceiling = self.max_interval if max_interval is None else min(max_interval, self.max_interval)
         last = rd.Readiness(False, "not checked yet")
         announced = ""
         while True:
@@ -74,7 +86,7 @@ class Waiter:
                     hint="raise --timeout, or inspect with `kubectl describe` and `kubectl get events`",
                 )
             self.cancel.wait(min(interval, remaining))
-            interval = min(interval * 1.5, self.max_interval)
+            interval = min(interval * 1.5, ceiling)
 
     # -- typed waits -----------------------------------------------------------------------------
     def object_ready(
@@ -92,6 +104,39 @@ class Waiter:
     def crd_established(self, name: str, deadline: float) -> None:
         ref = ObjectRef("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
         self.object_ready(ref, deadline, rd.crd_established)
+
+    def crds_established(self, crds: list[dict[str, Any]], deadline: float) -> None:
+        """Wait until every CRD is Established, seen in discovery: the API server serves a CRD's kind
+        from the moment it is Established, and a group version's discovery document is a few KB where
+        the CRD itself can be megabytes of schema, so polling it often is cheap. Every few polls (and
+        for a CRD that serves no version) the CRDs still missing are read themselves, so names that are
+        not accepted fail fast, as before, and a timeout names what each one last said."""
+        wanted = {crd["metadata"]["name"]: _served_kinds(crd) for crd in crds}
+        pending = dict(wanted)
+        polls = 0
+        last_detail: dict[str, str] = {}
+
+        def probe() -> rd.Readiness:
+            nonlocal polls
+            polls += 1
+            served = {gv: self.kube.served_kinds(gv) for gv in sorted({gv for w in pending.values() for gv, _ in w})}
+            for name, wants in list(pending.items()):
+                if wants and all(kind in served[gv] for gv, kind in wants):
+                    del pending[name]
+            if pending and (polls % CRD_OBJECT_CHECK_EVERY == 0 or not all(pending.values())):
+                for name in sorted(pending):
+                    obj = self.kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+                    state = rd.Readiness(False, "does not exist") if obj is None else rd.crd_established(obj)
+                    if state.failed:
+                        return rd.Readiness(False, f"CustomResourceDefinition {name}: {state.detail}", failed=True)
+                    last_detail[name] = state.detail
+            if not pending:
+                return rd.READY
+            first = min(pending)
+            return rd.Readiness(False, f"{len(pending)} not Established yet (CustomResourceDefinition {first}: "
+                                       f"{last_detail.get(first, 'not served yet')})")
+
+        self.until(f"{len(crds)} CustomResourceDefinitions", probe, deadline, max_interval=CRD_POLL_MAX)
 
     def service_endpoints(self, namespace: str, service: str, deadline: float) -> None:
         def probe() -> rd.Readiness:
