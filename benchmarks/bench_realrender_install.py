@@ -37,6 +37,7 @@ from _realrender import CONTEXT, FakeProc, build_bundle, kfboot_env, run_kfboot
 
 GOALS = {0.005: 3.0, 0.020: 5.0}
 MAX_PASSES = 40
+KUBECTL_LIMIT = 240.0  # seconds: a loop still failing then is reported as failed (speedup: a lower bound)
 PREREQUISITES = {"gpu-operator": False, "kubeflow": False, "kuberay": False, "kserve": False}
 KUBEFLOW_ONLY = {"gpu-operator": False, "kuberay": False, "kserve": False}
 
@@ -68,7 +69,7 @@ def kubectl_loop(fake: FakeProc, manifests: Path, work: Path) -> dict[str, Any]:
     fake.command("reset")
     t0 = time.perf_counter()
     passes, rc, err = 0, 1, ""
-    while rc != 0 and passes < MAX_PASSES:
+    while rc != 0 and passes < MAX_PASSES and time.perf_counter() - t0 < KUBECTL_LIMIT:
         passes += 1
         proc = subprocess.run([str(VENV_BIN / "kubectl"), "--kubeconfig", str(fake.kubeconfig), "--context", CONTEXT,
                                "apply", "--server-side", "--force-conflicts", "-f", str(manifests)],
@@ -119,6 +120,8 @@ def main() -> None:
                 goal = GOALS.get(latency)
                 results.append({"scope": scope, "latency_s": latency, "kfboot": runs["kfboot"],
                                 "kubectl": runs["kubectl"], "speedup": round(speedup, 2), "goal": goal,
+                                # a kubectl loop that never converged: the speedup is only a lower bound
+                                "speedup_is_lower_bound": not runs["kubectl"]["ok"],
                                 "goal_met": goal is not None and speedup >= goal and runs["kfboot"]["ok"]})
                 print(f"{scope} at {latency * 1000:.0f} ms: kfboot {runs['kfboot']['seconds']:.1f} s, "
                       f"kubectl loop {runs['kubectl']['seconds']:.1f} s ({runs['kubectl']['passes']} passes)",
