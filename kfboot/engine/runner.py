@@ -162,11 +162,40 @@ class Runner:
 
     # -- install --------------------------------------------------------------------------------
     def install(self, *, dry_run: bool = False) -> ev.RunSummary:
+        """Install or dry-run; always a summary of every phase, also when the lock is held, the API
+        fails mid-run or Ctrl-C stops it (the error becomes the summary's message and exit code)."""
         started = time.monotonic()
+        outcomes: dict[str, ev.PhaseOutcome] = {}
+        try:
+            return self._install(dry_run, started, outcomes)
+        except (KfbootError, KeyboardInterrupt) as exc:
+            return self._stopped("install --dry-run" if dry_run else "install", outcomes, started, exc)
+
+    def _stopped(self, operation: str, outcomes: dict[str, ev.PhaseOutcome], started: float,
+                 exc: BaseException) -> ev.RunSummary:
+        """The summary of a run an error stopped: phases it never reached say why."""
+        if isinstance(exc, KfbootError):
+            message, hint, code = exc.message, exc.hint or "", exc.exit_code
+        else:  # Ctrl-C outside the walk (planning, taking the lock)
+            message, hint, code = "interrupted: state was recorded; run the same command again to resume", "", \
+                EXIT_INTERRUPTED
+        for name in self.order:
+            out = outcomes.get(name)
+            if out is None:
+                phase = self.phases[name]
+                out = outcomes[name] = ev.PhaseOutcome(name, phase.title, ev.PENDING, "", "not planned")
+            if out.state in (ev.PENDING, ev.APPLYING, ev.WAITING, ev.REMOVING):
+                out.state, out.message = ev.CANCELLED, f"not started: {message.splitlines()[0] if message else ''}"
+        summary = self._summary(operation, outcomes, started, message)
+        summary.exit_code = code
+        summary.hint = hint
+        return summary
+
+    def _install(self, dry_run: bool, started: float, outcomes: dict[str, ev.PhaseOutcome]) -> ev.RunSummary:
         locking = self.lock_factory is not None and not dry_run
         planned = self.plan(announce=not locking)  # announced below, once re-planned under the lock
         todo = {p.phase.name for p in planned if p.action.kind.changes}
-        outcomes = {p.phase.name: self._initial_outcome(p) for p in planned}
+        outcomes.update({p.phase.name: self._initial_outcome(p) for p in planned})
         if not todo:
             if locking:
                 self._announce(planned)
@@ -180,7 +209,7 @@ class Runner:
         with self._locked():
             planned = self.plan()  # again, under the lock: another run may have finished meanwhile
             todo = {p.phase.name for p in planned if p.action.kind.changes}
-            outcomes = {p.phase.name: self._initial_outcome(p) for p in planned}
+            outcomes.update({p.phase.name: self._initial_outcome(p) for p in planned})
             records = {p.phase.name: p.record for p in planned}
             self._walk(
                 todo,
@@ -206,6 +235,13 @@ class Runner:
             yield
         finally:
             lock.release()
+
+    def _check_lock(self) -> None:
+        """Fail (LockHeld) when another live run holds the lock; takes nothing, writes nothing."""
+        lock = self.lock_factory() if self.lock_factory else None
+        check = getattr(lock, "check", None)
+        if check is not None:
+            check()
 
     def _lost_lock(self, why: str) -> None:
         self.lost_lock = why
@@ -290,20 +326,39 @@ class Runner:
 
     # -- uninstall ------------------------------------------------------------------------------
     def uninstall(self, names: list[str] | None = None) -> ev.RunSummary:
+        """Remove phases; like install, always a summary (lock held, API failure, Ctrl-C)."""
         started = time.monotonic()
         unknown = [n for n in names or [] if n not in self.phases]
         if unknown:
             raise UsageError(f"unknown phase(s): {', '.join(unknown)}; known: {', '.join(self.order)}")
-        selected = set(names) if names else set(self.order)
+        outcomes: dict[str, ev.PhaseOutcome] = {}
+        try:
+            return self._uninstall(set(names) if names else set(self.order), started, outcomes)
+        except (KfbootError, KeyboardInterrupt) as exc:
+            selected = set(names) if names else set(self.order)
+            kept = {n: o for n, o in outcomes.items() if n in selected}
+            for name in self.order:
+                if name not in selected:
+                    continue
+                kept.setdefault(name, ev.PhaseOutcome(name, self.phases[name].title, ev.PENDING, "", "not planned"))
+            summary = self._stopped("uninstall", kept, started, exc)
+            summary.outcomes = [o for o in summary.outcomes if o.phase in selected]
+            return summary
+
+    def _uninstall(self, selected: set[str], started: float, outcomes: dict[str, ev.PhaseOutcome]) -> ev.RunSummary:
         locking = self.lock_factory is not None
-        records, outcomes, todo = self._plan_uninstall(selected, announce=not locking)
+        records, planned, todo = self._plan_uninstall(selected, announce=not locking)
+        outcomes.update(planned)
         if not todo:
-            if locking:
+            if locking:  # nothing recorded, but another run may be installing right now: say so
+                self._check_lock()
                 self._plan_uninstall(selected, announce=True, records=records)
             return self._summary("uninstall", outcomes, started, "nothing to remove")
         with self._locked():
             # again, under the lock: another run may have installed or removed phases meanwhile
-            records, outcomes, todo = self._plan_uninstall(selected, announce=True)
+            records, planned, todo = self._plan_uninstall(selected, announce=True)
+            outcomes.clear()
+            outcomes.update(planned)
             self._walk(
                 todo,
                 outcomes,
