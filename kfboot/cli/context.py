@@ -64,7 +64,11 @@ def interactive_stderr() -> bool:
 
 
 def print_json(obj: Any) -> None:
-    """One JSON object per line on stdout (newline-delimited JSON for machines)."""
+    """One JSON object per line on stdout (newline-delimited JSON for machines): the one place that
+    prints `-o json` output, so every line is checked against the event contract first."""
+    from kfboot.cli.events_schema import check_event
+
+    check_event(obj)
     sys.stdout.write(json.dumps(obj, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
 

@@ -173,6 +173,6 @@ def credentials(
     opts = get_options(ctx)
     info: dict[str, Any] = login_info(open_session(ctx).kube, show=show)
     if opts.json:
-        print_json({k: v for k, v in info.items() if k != "command"})
+        print_json({"event": "credentials", **{k: v for k, v in info.items() if k != "command"}})
         return
     sys.stdout.write("\n".join(login_text(info, show)) + "\n")

@@ -195,7 +195,7 @@ def render_mig(
     text = render.to_yaml(config)
     configmap = render.mig_parted_configmap(plan)
     notes = [] if any(p.uses_mig for p in plan.pools) else ["note: no pool uses MIG; only all-disabled is rendered"]
-    _deliver(ctx, plan, payload={"migParted": config, "configMap": configmap}, text=text,
+    _deliver(ctx, plan, payload={"event": "mig-config", "migParted": config, "configMap": configmap}, text=text,
              files={"mig-parted-config.yaml": text, "mig-parted-configmap.yaml": render.to_yaml(configmap)},
              output_dir=output_dir, notes=notes)
 
@@ -237,5 +237,5 @@ def render_time_slicing(
         where = (f"nodes {', '.join(pool.nodes)}" if pool.nodes
                  else "nodes with " + ",".join(f"{k}={v}" for k, v in (pool.node_selector or {}).items()))
         notes.append(f"label {where}: {DEVICE_PLUGIN_CONFIG_LABEL}={pool.name}")
-    _deliver(ctx, plan, payload={"devicePlugin": configs, "configMap": configmap}, text=text,
+    _deliver(ctx, plan, payload={"event": "time-slicing-config", "devicePlugin": configs, "configMap": configmap}, text=text,
              files={"device-plugin-configmap.yaml": text}, output_dir=output_dir, notes=notes)
