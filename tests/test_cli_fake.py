@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -163,7 +164,12 @@ def test_text_output_in_ci_is_plain_lines_and_a_recap(fake_kube, tmp_path: Path,
 
     assert result.exit_code == 0, result.output
     assert result.stdout == ""  # humans get stderr; stdout stays clean for data
-    lines = result.stderr.splitlines()
+    request = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) /\S* (\d{3}|no response) in \d+ ms$")
+    requests = [ln for ln in result.stderr.splitlines() if request.match(ln)]
+    lines = [ln for ln in result.stderr.splitlines() if not request.match(ln)]
+    # -v: every API request, like kubectl -v=6 (method, path, status, milliseconds)
+    assert requests[0].startswith("GET /version 200 in ")
+    assert any(ln.startswith("PATCH /api") and "fieldManager=kfboot" in ln for ln in requests)
     assert lines[0].startswith("target: context kind-fake")
     assert any("cert-manager" in ln and "applying" in ln for ln in lines)
     assert any("kuberay" in ln and "plan" in ln and "skip: disabled in config" in ln for ln in lines)
