@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from kfboot.k8s.client import Kube
 
 
+DetailedExitcodeOption = typer.Option(
+    False, "--detailed-exitcode",
+    help="Exit 0 when nothing would change, 2 when install would change something (drift, upgrade, missing phase); "
+         "1 on errors (terraform/helmfile convention).")
+
+
 def register(app: typer.Typer) -> None:
     for command in (plan, install, status, uninstall, credentials):
         app.command()(command)
@@ -69,6 +75,7 @@ def plan(
     offline: bool = typer.Option(False, "--offline", help="Do not contact a cluster: show the phase graph and what install would do."),
     manifests: Path = ManifestsOption,
     bundle: Path = BundleOption,
+    detailed_exitcode: bool = DetailedExitcodeOption,
 ) -> None:
     """Show the phase graph, pinned versions and what `install` would do (and why). Changes nothing.
 
@@ -77,6 +84,7 @@ def plan(
       kfboot plan --offline                     # the embedded default platform, no cluster
       kfboot plan --offline -f kfboot.yaml      # check a config file
       kfboot plan -f kfboot.yaml --context prod # against a cluster: drift, upgrades, resumes
+      kfboot plan --context prod --detailed-exitcode   # CI gate: exit 2 when install would change something
     """
     from kfboot.cli.plan_view import show_plan
 
@@ -84,6 +92,14 @@ def plan(
     runner = session.runner()
     planned = runner.plan(offline=offline)
     show_plan(get_options(ctx), runner, planned, None if offline else session.kube)
+    _detailed_exit(detailed_exitcode, planned)
+
+
+def _detailed_exit(wanted: bool, planned: list[Any]) -> None:
+    from kfboot.errors import EXIT_USAGE
+
+    if wanted and any(p.action.kind.changes for p in planned):
+        raise typer.Exit(EXIT_USAGE)
 
 
 @handles_errors
@@ -122,12 +138,17 @@ def install(
 
 @handles_errors
 def status(ctx: typer.Context, file: Path = FileOption, manifests: Path = ManifestsOption,
-           bundle: Path = BundleOption) -> None:
-    """What is installed (from the recorded state) and whether it is still ready (live check)."""
+           bundle: Path = BundleOption, detailed_exitcode: bool = DetailedExitcodeOption) -> None:
+    """What is installed (from the recorded state) and whether it is still ready (live check).
+
+    With --detailed-exitcode: 0 when every enabled phase is installed and ready, 2 on drift.
+    """
     from kfboot.cli.plan_view import show_status
 
     runner = open_session(ctx, file=file, manifests=manifests, bundle=bundle).runner()
-    show_status(get_options(ctx), runner.plan(), runner.store.load())
+    planned = runner.plan()
+    show_status(get_options(ctx), planned, runner.store.load())
+    _detailed_exit(detailed_exitcode, planned)
 
 
 @handles_errors

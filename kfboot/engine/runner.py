@@ -26,6 +26,7 @@ from kfboot.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TIMEOUT,
+    EnvironmentProblem,
     Interrupted,
     KfbootError,
     UsageError,
@@ -106,6 +107,7 @@ class Runner:
         self.services = services if services is not None else Services()
         self.cancel = threading.Event()
         self.lost_lock = ""
+        self.stopped_by: EnvironmentProblem | None = None  # said once in the summary, not once per phase
         self.purge_crds = purge_crds
         self.force = force
 
@@ -243,6 +245,12 @@ class Runner:
         if check is not None:
             check()
 
+    def _stop(self, problem: EnvironmentProblem) -> None:
+        """Stop the run: what is missing would fail every other phase the same way."""
+        if self.stopped_by is None:
+            self.stopped_by = problem
+        self.cancel.set()
+
     def _lost_lock(self, why: str) -> None:
         self.lost_lock = why
         self.cancel.set()
@@ -273,6 +281,8 @@ class Runner:
             if because is not None:
                 cause = outcomes[because]
                 out.message = f"not started: needs {because}, which {cause.state}: {cause.message}"
+            elif self.stopped_by is not None:
+                out.message = "not started: the run stopped (see the summary)"
             elif self.cancel.is_set():
                 out.message = "not started: interrupted"
             else:
@@ -308,6 +318,8 @@ class Runner:
             transition(ev.READY, "ready", f"ready ({len(record.inventory)} objects)")
         except Exception as exc:
             state, status, message = failure_of(exc)
+            if isinstance(exc, EnvironmentProblem):
+                self._stop(exc)
             record.error = message
             try:
                 transition(state, status, message)
@@ -408,6 +420,8 @@ class Runner:
             self.store.save(record)
         except Exception as exc:
             out.state, status, out.message = failure_of(exc)
+            if isinstance(exc, EnvironmentProblem):
+                self._stop(exc)
             record.status, record.error = status, out.message
             with contextlib.suppress(KfbootError):  # if even recording fails, the summary still tells the user
                 self.store.save(record)
@@ -418,7 +432,9 @@ class Runner:
     def _summary(self, operation: str, outcomes: dict[str, ev.PhaseOutcome], started: float,
                  message: str = "") -> ev.RunSummary:
         states = {o.state for o in outcomes.values()}
-        if ev.INTERRUPTED in states or self.cancel.is_set():
+        if self.stopped_by is not None:
+            code = self.stopped_by.exit_code
+        elif ev.INTERRUPTED in states or self.cancel.is_set():
             code = EXIT_INTERRUPTED
         elif ev.FAILED in states:
             code = EXIT_FAILED
@@ -438,5 +454,8 @@ class Runner:
         if self.kube is not None:
             target = {"context": self.kube.target.context, "server": self.kube.target.server}
             requests, writes = self.kube.requests, self.kube.writes
+        hint = ""
+        if self.stopped_by is not None:
+            message, hint = f"stopped: {self.stopped_by.message}", self.stopped_by.hint or ""
         return ev.RunSummary(operation, ordered, time.monotonic() - started, requests=requests, writes=writes,
-                             exit_code=code, target=target, message=message)
+                             exit_code=code, target=target, message=message, hint=hint)

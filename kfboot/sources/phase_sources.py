@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kfboot.config.catalog import Catalog, load_catalog
-from kfboot.errors import EXIT_USAGE, KfbootError
+from kfboot.errors import EnvironmentProblem, KfbootError
 from kfboot.sources.manifests import pin_fingerprint
 
 _PULL_LOCK = threading.Lock()
@@ -111,10 +111,8 @@ def cache_bundle_present(catalog: Catalog | None = None) -> bool:
     return (cache_bundle_dir(catalog) / INDEX_FILE).is_file()
 
 
-class SourcesUnavailable(KfbootError):
+class SourcesUnavailable(EnvironmentProblem):
     """Neither a bundle nor the network can provide the pinned sources (an environment error)."""
-
-    exit_code = EXIT_USAGE
 
 
 _PULL_FAILURES: dict[Path, SourcesUnavailable] = {}  # per cache bundle, for this process
