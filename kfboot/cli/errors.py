@@ -73,6 +73,12 @@ def environment_error(exc: OSError) -> Any:
         hint = "the disk (or the output) is full: free space or write elsewhere"
     elif exc.errno == errno.ENOENT:
         hint = "check that the path (and its directory) exists"
+    elif exc.errno == errno.ENOTDIR:
+        hint = "a part of the path is a file, not a directory: choose another path"
+    elif exc.errno == errno.EISDIR:
+        hint = "that is a directory: give a file path"
+    else:
+        hint = "check the path and its permissions"
     error = KfbootError(f"cannot use{where}: {why}" if where else f"input/output error: {why}", hint=hint)
     error.exit_code = EXIT_USAGE
     return error

@@ -25,6 +25,8 @@ AUTH_CACHE_SECONDS = 10.0
 PREFLIGHT_TIMEOUT = 5.0
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
+REJECTED_HINT = ("the token or certificate is expired or wrong: log in again or refresh the kubeconfig "
+                 "(`kubectl --context {context} auth whoami` shows what the server sees)")
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,10 @@ class Kube:
         except ApiError as exc:
             if exc.status == 404:
                 raise NotFound(exc.message, status=404) from None
+            if exc.status == 401:
+                raise ClusterError(
+                    f"{method} {path}: the API server of context {self.target.context} rejected the credentials "
+                    "(401 Unauthorized)", status=401, hint=REJECTED_HINT.format(context=self.target.context)) from None
             raise ClusterError(f"{method} {path}: {exc}", status=exc.status) from exc
         except Exception as exc:
             from kfboot.k8s.retry import is_transient
@@ -345,8 +351,7 @@ class Kube:
                 raise ClusterError(
                     f"the API server of context {self.target.context} at {self.target.server} rejected the "
                     f"credentials ({exc.status} {'Unauthorized' if exc.status == 401 else 'Forbidden'})",
-                    hint="the token or certificate is expired or wrong: log in again or refresh the kubeconfig "
-                         f"(`kubectl --context {self.target.context} auth whoami` shows what the server sees)",
+                    hint=REJECTED_HINT.format(context=self.target.context),
                     status=exc.status,
                 ) from None
             cause = exc.__cause__ if exc.__cause__ is not None else exc.message
