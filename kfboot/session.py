@@ -5,7 +5,8 @@ The CLI turns its global options (`--kubeconfig`, `--context`, `--timeout`) and 
 platform, the cluster, the phases or a runner. Everything is lazy: `plan --offline` and `render`
 never build a Kubernetes client, `credentials` never loads a platform. The rules that used to be
 repeated per command live here once (`--bundle` and `--manifests` are exclusive; a kind cluster
-gets the kind overlays; the state store and lock live in the cluster).
+gets the kind overlays, modest replicas and a GPU Operator fitted to its nodes, and the plan says so;
+the state store and lock live in the cluster).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from kfboot.errors import UsageError
 from kfboot.helm import Helm
 from kfboot.k8s.client import Kube
 from kfboot.k8s.lease import LeaseLock
+from kfboot.kind.adapt import KindAdaptation, adapt_platform, has_gpu_nodes
 from kfboot.phases.build import BuildOptions, build_phases
 from kfboot.phases.helm_phase import HELM
 from kfboot.phases.state_store import STATE_NAMESPACE, ConfigMapStateStore
@@ -98,8 +100,26 @@ class Session:
         return not self.offline and self.kube.target.is_kind
 
     @cached_property
-    def phases(self) -> list[Phase]:
+    def kind_adaptation(self) -> KindAdaptation | None:
+        """On kind: what install chooses by itself (overlay, replicas, GPU Operator fitted to the nodes)."""
         platform = self.platform  # a config error is reported before the cluster is contacted
+        if not self.is_kind:
+            return None
+        gpu_nodes: bool | None = None
+        if not self.offline and platform.components.gpu_operator.enabled:
+            nvidia = self.kube.get("node.k8s.io/v1", "RuntimeClass", "nvidia") is not None
+            gpu_nodes = has_gpu_nodes(self.kube.list("v1", "Node"), nvidia)
+        return adapt_platform(platform, gpu_nodes)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Plan lines for choices the session made by itself (kind clusters)."""
+        return self.kind_adaptation.notes if self.kind_adaptation is not None else ()
+
+    @cached_property
+    def phases(self) -> list[Phase]:
+        adaptation = self.kind_adaptation
+        platform = adaptation.platform if adaptation is not None else self.platform
         options = BuildOptions(kind_cluster=self.is_kind, manifests_root=self.sources.manifests,
                                bundle=self.sources.bundle)
         return build_phases(platform, options)
@@ -141,4 +161,5 @@ class Session:
             services=self.services(),
             purge_crds=purge_crds,
             force=force,
+            skip_reasons=self.kind_adaptation.skip_reasons if self.kind_adaptation is not None else None,
         )

@@ -67,6 +67,9 @@ def stack(fake_kube: Any, fixture_bundle: Path, tmp_path: Path, monkeypatch: pyt
         monkeypatch.setenv(var, str(tmp_path / var.lower()))
     shutil.copytree(fixture_bundle, cache_bundle_dir())
     fake_kube.ready_delay = 0.05
+    # a kind cluster made with `kfboot cluster create --gpus`: the GPU Operator is installed there
+    fake_kube.put({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "nvidia"},
+                   "handler": "nvidia"})
     with CertManagerAndOperators(fake_kube):
         yield fake_kube
 

@@ -26,7 +26,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("phases", ("kfboot.phases",)),
     ("base", ("kfboot.engine", "kfboot.k8s", "kfboot.helm", "kfboot.sources", "kfboot.gpu", "kfboot.config",
               "kfboot.tools", "kfboot.junit", "kfboot.yaml_positions")),
-    ("foundation", ("kfboot.errors", "kfboot")),  # `kfboot` itself: the package root, only __version__
+    # `kfboot` itself: the package root, only __version__; kfboot.data: scripts shipped into pods (they
+    # run there, never in kfboot, so they may import nothing of kfboot)
+    ("foundation", ("kfboot.errors", "kfboot", "kfboot.data")),
 ]
 
 SIDEWAYS: dict[str, set[str]] = {

@@ -13,11 +13,13 @@ import typer
 from typer.core import TyperGroup
 
 import kfboot.cli.bundle as bundle_commands
+import kfboot.cli.cluster as cluster_commands
 import kfboot.cli.config as config_commands
 import kfboot.cli.doctor as doctor_commands
 import kfboot.cli.platform as platform_commands
 import kfboot.cli.profiles as profiles_commands
 import kfboot.cli.render as render_commands
+import kfboot.cli.verify_gpu as verify_gpu_commands
 from kfboot.cli.context import GlobalOptions, OutputFormat
 
 GLOBAL_WITH_VALUE = ("--kubeconfig", "--context", "--output", "-o", "--timeout")
@@ -41,11 +43,12 @@ def hoist_global_options(args: list[str]) -> list[str]:
             rest += [arg, *tail]
             break
         if arg.split("=", 1)[0] in GLOBAL_WITH_VALUE:
-            front.append(arg)
-            if "=" not in arg:
-                value = next(tail, None)
-                if value is not None:
-                    front.append(value)
+            value = arg.split("=", 1)[1] if "=" in arg else next(tail, None)
+            mine = [arg] if "=" in arg or value is None else [arg, value]
+            if arg.split("=", 1)[0] in ("--output", "-o") and value not in (None, "text", "json"):
+                rest += mine  # a command's own --output FILE (`kfboot ci github --output …`)
+            else:
+                front += mine
         elif arg in GLOBAL_FLAGS or _is_verbose(arg):
             front.append(arg)
         else:
@@ -113,7 +116,9 @@ FAMILIES = (
     render_commands,  # render [PHASE|all] | mig | time-slicing
     profiles_commands,  # profiles list | show | validate
     bundle_commands,  # bundle pull | build | images | verify
+    cluster_commands,  # cluster create | delete | config; ci github
     doctor_commands,  # doctor
+    verify_gpu_commands,  # verify-gpu (live, or --analyze saved logs)
 )
 for family in FAMILIES:
     family.register(app)

@@ -96,6 +96,7 @@ def versions(ctx: typer.Context) -> None:
     out = sys.stdout.write
     for name, src in catalog.sources.items():
         out(f"source {name}: {src.repo} {src.version} (commit {src.commit})\n  archive {src.archive}\n")
+    out(f"kind {catalog.kind.version}, node image {catalog.kind.node_image} (`kfboot cluster create`)\n")
     for name, entry in catalog.components.items():
         needs = f" (needs {', '.join(entry.needs)})" if entry.needs else ""
         out(f"\n{name} {entry.default_version}: {entry.title}{needs}\n")

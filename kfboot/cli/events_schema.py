@@ -17,6 +17,7 @@ EVENTS: dict[str, tuple[tuple[str, ...], str]] = {
     "phase": (("phase", "state"), "a phase changed state"),
     "progress": (("message",), "a line of progress of a long step"),
     "warning": (("message",), "something the user should know; the run goes on"),
+    "note": (("message",), "something kfboot chose by itself (e.g. for a kind cluster)"),
     "summary": (("operation", "ok", "exitCode"), "the last line of install, uninstall and doctor"),
     "error": (("message", "exitCode"), "the command stopped; `hint` says what to do"),
     "status": (("phases",), "recorded state and live readiness per phase"),
@@ -41,6 +42,13 @@ EVENTS: dict[str, tuple[tuple[str, ...], str]] = {
     # doctor
     "finding": (("id", "status"), "one doctor finding"),
     "collect": (("path",), "the support archive was written"),
+    # kind clusters and CI
+    "preflight": (("check", "status"), "one check before creating a kind cluster"),
+    "config": (("name", "yaml"), "a kind cluster config"),
+    "workflow": (("yaml",), "a CI workflow"),
+    # verify-gpu
+    "nvidia-smi": (("node", "passed"), "nvidia-smi checks of one node"),
+    "nccl": (("status", "passed"), "one NCCL test and its verdict"),
 }
 
 

@@ -17,7 +17,7 @@ def _layers(runner: Any) -> list[list[str]]:
     return layers(runner.needs)
 
 
-def show_plan(opts: GlobalOptions, runner: Any, planned: list[Any], kube: Any) -> None:
+def show_plan(opts: GlobalOptions, runner: Any, planned: list[Any], kube: Any, notes: tuple[str, ...] = ()) -> None:
     from kfboot.config.catalog import load_catalog
 
     src = load_catalog().sources["kubeflow-manifests"]
@@ -32,12 +32,17 @@ def show_plan(opts: GlobalOptions, runner: Any, planned: list[Any], kube: Any) -
                         "needs": list(p.phase.needs), "enabled": p.phase.enabled, **p.action.to_dict(),
                         "steps": p.phase.describe()} for p in planned],
             "counts": dict(counts),
+            "notes": list(notes),  # choices kfboot made by itself (e.g. on a kind cluster)
         })
         return
     out = sys.stdout.write
     where = "offline: cluster state not read" if kube is None else f"context {kube.target.context} ({kube.target.server})"
     out(f"kfboot plan ({where})\n")
     out(f"sources: kubeflow/manifests {src.version} at {src.commit}\n\n")
+    for note in notes:
+        out(f"note: {note}\n")
+    if notes:
+        out("\n")
     out("phase graph (a layer's phases may run at the same time; ← needs):\n")
     for i, layer in enumerate(_layers(runner), 1):
         parts = [name + (f" ← {', '.join(runner.needs[name])}" if runner.needs[name] else "") for name in layer]

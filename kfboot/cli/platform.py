@@ -91,7 +91,7 @@ def plan(
     session = open_session(ctx, file=file, manifests=manifests, bundle=bundle, offline=offline)
     runner = session.runner()
     planned = runner.plan(offline=offline)
-    show_plan(get_options(ctx), runner, planned, None if offline else session.kube)
+    show_plan(get_options(ctx), runner, planned, None if offline else session.kube, session.notes)
     _detailed_exit(detailed_exitcode, planned)
 
 
@@ -131,6 +131,11 @@ def install(
     phases = session.phases
     if not dry_run:
         _confirm(opts, session.kube, "install into")
+    for note in session.notes:  # what kfboot chose by itself (kind clusters)
+        if opts.json:
+            print_json({"event": "note", "message": note})
+        else:
+            stderr_console().print(f"note: {note}", markup=False, highlight=False)
     with Reporter(opts, _rows(phases)) as reporter:
         summary = session.runner(reporter, parallel=parallel).install(dry_run=dry_run)
     _finish(opts, summary)

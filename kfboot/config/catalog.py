@@ -83,8 +83,35 @@ class ComponentEntry(_Strict):
         return self.helm.version if self.helm else (self.version or "")
 
 
+class Footprint(_Strict):
+    """CPUs, memory and disk a part of the platform needs from the Docker host running kind."""
+
+    cpus: float = 0
+    memory_gib: float = Field(default=0, alias="memoryGiB")
+    disk_gib: float = Field(default=0, alias="diskGiB")
+
+    def __add__(self, other: Footprint) -> Footprint:
+        return Footprint(cpus=self.cpus + other.cpus, memoryGiB=self.memory_gib + other.memory_gib,
+                         diskGiB=self.disk_gib + other.disk_gib)
+
+
+class KindFootprints(_Strict):
+    base: Footprint
+    components: dict[str, Footprint]
+
+
+class KindPins(_Strict):
+    """Pinned kind release and node image (by digest) for `kfboot cluster create`."""
+
+    version: str
+    node_image: str = Field(alias="nodeImage", pattern=r"^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$")
+    workers: int = Field(ge=0)
+    footprint: KindFootprints
+
+
 class Catalog(_Strict):
     sources: dict[str, SourceEntry]
+    kind: KindPins
     components: dict[str, ComponentEntry]
 
 

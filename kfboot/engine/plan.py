@@ -42,12 +42,17 @@ def decide_install(
     record: PhaseRecord | None,
     problems: list[Problem] | None,
     offline: bool = False,
+    disabled_reason: str | None = None,
 ) -> Action:
-    """Install, upgrade, repair or nothing, with the reason a user would want to read."""
+    """Install, upgrade, repair or nothing, with the reason a user would want to read.
+
+    `disabled_reason` says why a disabled phase is off when it was not the user's config (e.g. a kind
+    cluster without GPU nodes skips the GPU Operator)."""
     if not enabled:
+        why = disabled_reason or "disabled in config"
         if record is not None and record.status not in ("uninstalled",):
-            return Action(ActionKind.SKIP, "disabled in config (still installed: `kfboot uninstall` removes it)")
-        return Action(ActionKind.SKIP, "disabled in config")
+            return Action(ActionKind.SKIP, f"{why} (still installed: `kfboot uninstall` removes it)")
+        return Action(ActionKind.SKIP, why)
     if offline:
         return Action(ActionKind.INSTALL, "offline plan: cluster state unknown")
     if record is None or record.status == "uninstalled":

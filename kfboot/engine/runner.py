@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -91,6 +91,7 @@ class Runner:
         services: Services | None = None,
         purge_crds: bool = False,
         force: bool = False,
+        skip_reasons: Mapping[str, str] | None = None,
     ) -> None:
         self.phases = {p.name: p for p in phases}
         self.needs = {p.name: tuple(p.needs) for p in phases}
@@ -110,6 +111,7 @@ class Runner:
         self.stopped_by: EnvironmentProblem | None = None  # said once in the summary, not once per phase
         self.purge_crds = purge_crds
         self.force = force
+        self.skip_reasons = dict(skip_reasons or {})  # why a disabled phase is off, when not the config's doing
 
     # -- events ---------------------------------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
@@ -147,7 +149,8 @@ class Runner:
                     and record.digest == digest):
                 problems = phase.check(self._context(phase, record), record.inventory)
             action = decide_install(enabled=phase.enabled, version=phase.version, digest=digest,
-                                    record=record, problems=problems, offline=offline)
+                                    record=record, problems=problems, offline=offline,
+                                    disabled_reason=self.skip_reasons.get(name))
             return PlannedPhase(phase, action, record)
 
         with ThreadPoolExecutor(max_workers=self.parallel * 2, thread_name_prefix="plan") as pool:

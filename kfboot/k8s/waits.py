@@ -135,3 +135,8 @@ class Waiter:
             if why:
                 problems.append(f"pod {pod['metadata']['name']}: {why}")
         return "; ".join(problems) or f"{len(pods)} pods, none reporting a problem"
+
+
+def deadline_in(seconds: float) -> float:
+    """The monotonic deadline `seconds` from now (what Waiter.until and run_job take)."""
+    return time.monotonic() + seconds

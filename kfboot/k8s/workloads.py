@@ -6,6 +6,7 @@ Job whose logs are the result; this is the one place that knows how to run one a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,11 +41,13 @@ def run_job(
     *,
     replace: bool = True,
     keep: bool = False,
+    check: Callable[[dict[str, Any]], rd.Readiness] = rd.job_complete,
 ) -> JobResult:
     """Apply `job`, wait until it completes or fails (bounded), and collect its pods' logs.
 
     A Job's pod template is immutable, so a previous run of the same name is deleted first
-    (`replace`); with `keep=False` the Job is deleted afterwards (its pods with it).
+    (`replace`); with `keep=False` the Job is deleted afterwards (its pods with it). `check` may
+    look beyond the Job (e.g. fail fast on a pod whose image cannot be pulled).
     """
     ref = ObjectRef.of(job)
     if ref.kind != "Job" or not ref.namespace:
@@ -56,7 +59,7 @@ def run_job(
     kube.apply(job)
     succeeded, detail = True, "completed"
     try:
-        waiter.object_ready(ref, deadline, rd.job_complete)
+        waiter.object_ready(ref, deadline, check)
     except WaitFailed as exc:
         succeeded, detail = False, exc.message
     pods = kube.list("v1", "Pod", ref.namespace, label_selector=f"{JOB_NAME_LABEL}={ref.name}")

@@ -152,6 +152,10 @@ def _manifest_phase(name: str, entry: ComponentEntry, platform: Platform, catalo
     tree = UpstreamTree(spec.source, source.version, source.commit, source.archive, tuple(paths),
                         root=options.manifests_root)
     transforms = [_dex_initial_user(comp)] if isinstance(comp, DexComponent) else []
+    if options.kind_cluster:
+        from kfboot.phases.kind_replicas import ModestReplicas
+
+        transforms.append(ModestReplicas())
     return ManifestPhase(name=name, title=entry.title, source=tree, version=entry.default_version,
                          needs=tuple(entry.needs), enabled=_enabled(entry, comp, platform), gates=list(entry.gates), settings=settings,
                          transforms=transforms)

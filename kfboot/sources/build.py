@@ -285,6 +285,7 @@ def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Pa
                  progress: Progress = lambda _m: None) -> BundleIndex:
     """Render every catalog path and pack every chart into `out`, then write the index last."""
     from kfboot import __version__
+    from kfboot.sources.images import VERIFY_IMAGES
 
     catalog = catalog or load_catalog()
     _prepare_target(out, force)
@@ -299,6 +300,7 @@ def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Pa
             pins.append(package_chart(charts[component], component, catalog, tmp))
             progress(f"packed chart {pins[-1].name} {pins[-1].version}")
         images.update(chart_images(tmp, pins, catalog))
+        images.update(VERIFY_IMAGES)  # run by `kfboot verify-gpu`, not by any manifest
         files = [FileEntry(path=p.relative_to(tmp).as_posix(), sha256=sha256_file(p), size=p.stat().st_size)
                  for p in sorted(tmp.rglob("*")) if p.is_file()]
         index = BundleIndex(

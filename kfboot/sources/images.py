@@ -14,6 +14,13 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+# Images `kfboot verify-gpu` runs (not in any rendered manifest): NVIDIA's CUDA base image for
+# nvidia-smi, NVIDIA's PyTorch container for NCCL (it ships nccl-tests as all_reduce_perf_mpi, and
+# torch for the multi-node benchmark). Listed in every bundle so air-gapped clusters can mirror them.
+VERIFY_GPU_SMI_IMAGE = "nvcr.io/nvidia/cuda:12.8.0-base-ubuntu24.04"
+VERIFY_GPU_NCCL_IMAGE = "nvcr.io/nvidia/pytorch:25.05-py3"
+VERIFY_IMAGES = (VERIFY_GPU_SMI_IMAGE, VERIFY_GPU_NCCL_IMAGE)
+
 _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 # registry/path:tag or @digest; no spaces, no templating leftovers
 _IMAGE = re.compile(r"^[a-z0-9][a-z0-9._\-/:]*[a-z0-9](:[\w][\w.\-]{0,127})?(@sha256:[a-f0-9]{64})?$")

@@ -420,6 +420,10 @@ class Controllers:
             if current.get("phase") in ("Succeeded", "Failed"):
                 continue
             job_name = (md.get("labels") or {}).get("batch.kubernetes.io/job-name")
+            forced = self.fake._job_pod_status.get((md["namespace"], job_name)) if job_name else None
+            if forced is not None:
+                self._write_status(pod_rt, pod, copy.deepcopy(forced))
+                continue
             held = self._top_held(pod)
             if not job_name and current.get("phase") == "Running" and current.get("podIP"):
                 want = "True" if self._pod_ready(pod, held) else "False"

@@ -45,6 +45,7 @@ class FakeKube:
         self._held: set[tuple[str, str, str]] = set()
         self._job_results: dict[tuple[str, str], tuple[str, bool]] = {}
         self._pod_logs: dict[tuple[str, str], str] = {}
+        self._job_pod_status: dict[tuple[str, str], dict[str, Any]] = {}
         self._hooks: dict[str, list[Callable[..., Any]]] = {}
         self._server: KubeHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -137,6 +138,12 @@ class FakeKube:
 
     def set_job_result(self, namespace: str, job_name: str, logs: str, succeeded: bool = True) -> None:
         self._job_results[(namespace, job_name)] = (logs, succeeded)
+        self.controllers.poke()
+
+    def set_job_pod_status(self, namespace: str, job_name: str, status: dict[str, Any]) -> None:
+        """Pods of this Job get ``status`` instead of running (Pending + Unschedulable, ImagePullBackOff,
+        a Failed pod OOMKilled…); a Failed phase fails the Job as a real controller would."""
+        self._job_pod_status[(namespace, job_name)] = status
         self.controllers.poke()
 
     def set_pod_logs(self, namespace: str, pod_name: str, logs: str) -> None:

@@ -1,0 +1,1 @@
+"""Command cores that judge a cluster: GPU verification (verify-gpu)."""
