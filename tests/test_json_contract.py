@@ -161,6 +161,18 @@ def test_no_cache_bundle_and_no_way_to_make_one_is_said_once(fake_kube, tmp_path
     assert len(failed) == 1  # said once: the phases after it were not started, not failed the same way
 
 
+def test_dry_run_with_an_unwritable_cache_stops_once_with_the_cache_hint(fake_kube, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("KFBOOT_CACHE_DIR", str(blocker / "cache"))
+    code, events, err = _install(fake_kube, tmp_path, "--dry-run")
+    summary = events[-1]
+    assert code == 2 and summary["operation"] == "install --dry-run", err
+    assert "KFBOOT_CACHE_DIR" in summary["hint"]
+    assert [p["state"] for p in summary["phases"]].count("failed") == 1
+
+
 def test_plan_does_not_claim_a_cache_bundle_that_does_not_exist(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("KFBOOT_CACHE_DIR", str(tmp_path / "empty-cache"))
     result = CliRunner().invoke(app, ["plan", "--offline"])

@@ -207,8 +207,10 @@ class Runner:
             return self._summary("install", outcomes, started, "nothing to do: every phase is up to date")
         if dry_run:
             for name in self.order:
-                if name in todo:
+                if name in todo and self.stopped_by is None:
                     self._dry_run_phase(self.phases[name], outcomes[name])
+                elif name in todo:
+                    outcomes[name].state, outcomes[name].message = ev.CANCELLED, "not started: the run stopped"
             return self._summary("install --dry-run", outcomes, started, "dry run: nothing was changed")
 
         with self._locked():
@@ -336,6 +338,8 @@ class Runner:
             out.state, out.message = ev.DRY_RUN, f"would {out.action}: {out.reason}"
         except KfbootError as exc:
             out.state, out.message = ev.FAILED, exc.message
+            if isinstance(exc, EnvironmentProblem):
+                self._stop(exc)
         out.duration = time.monotonic() - started
         self.emit(ev.Event("phase", phase.name, out.state, out.message, out.duration))
 
