@@ -180,3 +180,15 @@ def require(name: str, minimum: tuple[int, ...] | None = None) -> str:
             raise ToolTooOld(f"{name} {have} at {path} is too old: kfboot needs {want} or newer",
                              hint=tool.install_hint)
     return path
+
+
+def start(name: str, args: Sequence[str], *, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start `<tool> args…` in the background (e.g. `kubectl port-forward`): stdout piped as text lines,
+    stderr to a pipe too; the caller owns the process and must stop it (it dies with kfboot anyway)."""
+    executable = find(name)
+    full_env = None if env is None else {**os.environ, **env}
+    try:
+        return subprocess.Popen([executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=full_env, preexec_fn=child_setup())  # type: ignore[arg-type]
+    except OSError as exc:
+        raise ToolMissing(f"cannot run {executable}: {exc.strerror or exc}", hint=spec(name).install_hint) from None

@@ -100,6 +100,7 @@ def test_bundle_images_lists_the_fixture_images(built: Path) -> None:
         "registry.k8s.io/jobset/jobset:v0.10.1", "quay.io/argoproj/workflow-controller:v3.7.3",
         "nvcr.io/nvidia/gpu-operator:v26.7.0", "nvcr.io/nvidia/k8s-device-plugin:v0.18.1",  # chart + ClusterPolicy
         "quay.io/kuberay/operator:v1.3.2",
+        "docker.io/rayproject/ray:2.44.1", "registry.k8s.io/e2e-test-images/agnhost:2.53",  # `kfboot verify`'s
     }
     assert expected <= set(images)
     assert not [i for i in images if "{" in i or " " in i]

@@ -114,11 +114,14 @@ def test_cpu_job_runs_the_whole_lifecycle_in_order() -> None:
     names = [s["name"] for s in job["steps"]]
     assert names == ["Check out", "Set up Python", "Free disk space", "Raise inotify limits",
                      "Install kind ${{ env.KIND_VERSION }}", "Install kfboot", "Preflight", "Create kind cluster",
-                     "Install the platform", "Status", "Install again (must change nothing)", "Uninstall",
+                     "Install the platform", "Status", "Doctor", "Verify the platform", "Install again (must change nothing)",
+                     "Uninstall",
                      "Collect diagnostics", "Upload diagnostics", "Delete kind cluster"]
     steps = {s["name"]: s for s in job["steps"]}
     assert steps["Install kfboot"]["run"] == "python -m pip install ."
     assert steps["Preflight"]["run"] == 'kfboot cluster create --name "$CLUSTER" --dry-run'
+    assert steps["Doctor"]["run"] == 'kfboot doctor --context "kind-$CLUSTER" --junit doctor.xml'
+    assert steps["Verify the platform"]["run"] == 'kfboot verify --context "kind-$CLUSTER" --no-gpu --junit verify.xml'
     assert steps["Collect diagnostics"]["if"] == steps["Upload diagnostics"]["if"] == "failure()"
     assert steps["Upload diagnostics"]["with"]["path"] == "diagnostics/"
     assert steps["Delete kind cluster"]["if"] == "always()"
@@ -133,6 +136,7 @@ def test_gpu_job_is_opt_in_on_the_self_hosted_label() -> None:
     runs = [s.get("run", "") for s in job["steps"]]
     assert 'kfboot cluster create --name "$CLUSTER" --gpus all --wait 5m' in runs
     assert 'kfboot verify-gpu --context "kind-$CLUSTER"' in runs
+    assert 'kfboot verify --context "kind-$CLUSTER" --junit verify.xml' in runs  # GPU checks included
     assert _workflow()[True]["workflow_dispatch"]["inputs"]["gpu"]["type"] == "boolean"  # YAML 1.1: on -> True
 
 
@@ -141,6 +145,7 @@ def test_user_render_uses_their_config_runner_and_install(tmp_path: Path) -> Non
     runs = [s.get("run", "") for job in wf["jobs"].values() for s in job["steps"]]
     assert 'kfboot -o json install -f deploy/kfboot.yaml --context "kind-$CLUSTER" --yes | tee install-1.ndjson' in runs
     assert 'kfboot uninstall -f deploy/kfboot.yaml --context "kind-$CLUSTER" --yes' in runs
+    assert 'kfboot verify -f deploy/kfboot.yaml --context "kind-$CLUSTER" --no-gpu --junit verify.xml' in runs
     assert 'kfboot cluster create --name "$CLUSTER" -f deploy/kfboot.yaml --wait 5m' in runs
     assert "python -m pip install kfboot==0.1.0" in runs
     assert wf["jobs"]["kind-gpu"]["runs-on"] == ["self-hosted", "linux", "a100"]

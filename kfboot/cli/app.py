@@ -19,6 +19,7 @@ import kfboot.cli.doctor as doctor_commands
 import kfboot.cli.platform as platform_commands
 import kfboot.cli.profiles as profiles_commands
 import kfboot.cli.render as render_commands
+import kfboot.cli.verify as verify_commands
 import kfboot.cli.verify_gpu as verify_gpu_commands
 from kfboot.cli.context import GlobalOptions, OutputFormat
 
@@ -119,6 +120,7 @@ FAMILIES = (
     cluster_commands,  # cluster create | delete | config; ci github
     doctor_commands,  # doctor
     verify_gpu_commands,  # verify-gpu (live, or --analyze saved logs)
+    verify_commands,  # verify
 )
 for family in FAMILIES:
     family.register(app)

@@ -222,7 +222,7 @@ def github(
     """Write a GitHub Actions workflow that tests your platform end to end on a throwaway kind cluster.
 
     Jobs: a CPU job on ubuntu-latest (free disk, inotify limits, kind, preflight, cluster create, install,
-    status, a second install that must change nothing, uninstall, cluster delete; diagnostics uploaded on
+    status, doctor, verify, a second install that must change nothing, uninstall, cluster delete; diagnostics uploaded on
     failure) and an opt-in GPU job for a self-hosted runner (--gpus all, then verify-gpu). Actions are pinned
     by commit SHA; permissions are read-only. Check it with actionlint (give it your runner label in
     .github/actionlint.yaml: `self-hosted-runner: {labels: [LABEL]}`).

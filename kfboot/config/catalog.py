@@ -109,10 +109,18 @@ class KindPins(_Strict):
     footprint: KindFootprints
 
 
+class VerifyEntry(_Strict):
+    """What `kfboot verify` runs by default: images (also listed in bundles) and the sample model."""
+
+    images: dict[str, str] = Field(default_factory=dict)
+    sklearn_model: str = Field(default="", alias="sklearnModel")
+
+
 class Catalog(_Strict):
     sources: dict[str, SourceEntry]
     kind: KindPins
     components: dict[str, ComponentEntry]
+    verify: VerifyEntry = Field(default_factory=VerifyEntry)
 
 
 @lru_cache(maxsize=1)

@@ -301,6 +301,7 @@ def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Pa
             progress(f"packed chart {pins[-1].name} {pins[-1].version}")
         images.update(chart_images(tmp, pins, catalog))
         images.update(VERIFY_IMAGES)  # run by `kfboot verify-gpu`, not by any manifest
+        images.update(catalog.verify.images.values())  # and what `kfboot verify` runs
         files = [FileEntry(path=p.relative_to(tmp).as_posix(), sha256=sha256_file(p), size=p.stat().st_size)
                  for p in sorted(tmp.rglob("*")) if p.is_file()]
         index = BundleIndex(

@@ -1,1 +1,1 @@
-"""Command cores that judge a cluster: GPU verification (verify-gpu)."""
+"""Command cores that judge a cluster by running work on it: verify (each component) and verify-gpu."""

@@ -73,7 +73,7 @@ class Authorizer:
         out = dict(body)
         out.setdefault("metadata", {})
         spec = body.get("spec") or {}
-        if kind == "SelfSubjectAccessReview":
+        if kind in ("SelfSubjectAccessReview", "SubjectAccessReview"):  # denials play the subject too
             ra = spec.get("resourceAttributes")
             if ra:
                 resource = ra.get("resource", "") + (f"/{ra['subresource']}" if ra.get("subresource") else "")

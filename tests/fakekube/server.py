@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from . import discovery, protobuf
+from . import discovery, protobuf, sim_verify
 from .api import WriteOptions
 from .authz import METHOD_VERBS
 from .errors import ApiError, bad_request, status_body
@@ -295,6 +295,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, fake._pod_log(ns, rp.name).encode(), "text/plain")
         if rp.subresource == "scale":
             return self._scale(method, rp, body, ctype, opts)
+        if method == "POST" and rp.subresource == "token":  # TokenRequest (kubectl create token)
+            return self._send_json(201, sim_verify.token_request(fake, ns, rp.name, self._json(body)))
         if method == "GET":
             return self._send_object(200, api.get(rp.rt, ns, rp.name), query)
         if method == "POST":
