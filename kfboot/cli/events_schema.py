@@ -42,6 +42,8 @@ EVENTS: dict[str, tuple[tuple[str, ...], str]] = {
     # doctor
     "finding": (("id", "status"), "one doctor finding"),
     "collect": (("path",), "the support archive was written"),
+    # verify
+    "check": (("check", "result"), "one platform check of `kfboot verify`"),
     # kind clusters and CI
     "preflight": (("check", "status"), "one check before creating a kind cluster"),
     "config": (("name", "yaml"), "a kind cluster config"),
