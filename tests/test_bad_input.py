@@ -254,3 +254,17 @@ def test_rejected_credentials_say_so(fake_kube, tmp_path: Path) -> None:
     code, _, err, _ = kfboot("--kubeconfig", str(kubeconfig), "status")
     assert code == 1
     assert "rejected the credentials (401 Unauthorized)" in err and "check the cluster is up" not in err
+
+
+# -- saved verification logs ---------------------------------------------------------------------------
+def test_saved_nccl_log_with_an_infinite_number_is_judged_not_crashed(tmp_path: Path) -> None:
+    """Found by benchmarks/fuzz.py: `1e309` in the #wrong column raised OverflowError in the verdict."""
+    source = Path(__file__).parent / "gpu" / "fixtures" / "nccl" / "all_reduce_perf-8xA100-SXM4-80GB-single-node.log"
+    lines = source.read_text().splitlines()
+    row = next(i for i, line in enumerate(lines) if line.split()[:2] == ["8", "2"])
+    lines[row] = lines[row].rsplit(None, 1)[0] + " 1e309"
+    log = tmp_path / "all_reduce.log"
+    log.write_text("\n".join(lines) + "\n")
+    code, out, err, _ = kfboot("-o", "json", "verify-gpu", "--analyze", str(log))
+    assert code in (0, 1), err
+    assert '"event": "nccl"' in out
