@@ -268,3 +268,25 @@ def test_saved_nccl_log_with_an_infinite_number_is_judged_not_crashed(tmp_path: 
     code, out, err, _ = kfboot("-o", "json", "verify-gpu", "--analyze", str(log))
     assert code in (0, 1), err
     assert '"event": "nccl"' in out
+
+
+def test_render_takes_the_chart_from_where_install_would() -> None:
+    """Install resolves default chart versions to the verified cache bundle; render must use the same chart
+    (it used the repository, so an offline render failed where install worked)."""
+    from dataclasses import replace
+
+    from kfboot.config.platform import default_platform
+    from kfboot.engine.services import Services
+    from kfboot.helm import ChartRef, Helm
+    from kfboot.phases.build import BuildOptions, build_phases
+    from kfboot.phases.helm_phase import HELM
+    from tests.bed import CHARTS
+
+    operator = next(p for p in build_phases(default_platform(), BuildOptions()) if p.name == "gpu-operator")
+    assert operator.resolve_chart is not None and operator.chart.path is None  # install: the cache bundle
+    local = ChartRef(operator.chart.name, operator.chart.version, path=CHARTS["gpu-operator"])
+    operator = replace(operator, resolve_chart=lambda: local)  # as if the cache bundle held this chart
+
+    rendering = operator.render(Services({HELM: lambda: Helm(None, None)}))
+
+    assert rendering.objects, "helm template of the resolved (local) chart rendered nothing"
