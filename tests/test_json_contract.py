@@ -251,3 +251,44 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ")[1].split()[0] != "Z"  # a zombie is dead, just not reaped
     except (FileNotFoundError, IndexError):
         return False
+
+
+# -- plan --objects / --diff ----------------------------------------------------------------------------
+def test_plan_lists_objects_and_diffs_fields_against_the_live_cluster(fake_kube, tmp_path: Path) -> None:
+    kubeconfig = fake_kube.write_kubeconfig(tmp_path / "kubeconfig", context="kind-fake")
+    config = tmp_path / "kfboot.yaml"
+    config.write_text(ONLY_CERT_MANAGER)
+    base = ["--kubeconfig", str(kubeconfig), "--context", "kind-fake"]
+    source = ["-f", str(config), "--manifests", str(MANIFESTS)]
+
+    before = CliRunner().invoke(app, [*base, "plan", *source, "--objects"])
+    assert before.exit_code == 0, before.stderr
+    assert "      + Deployment cert-manager/cert-manager-webhook" in before.stdout
+    assert CliRunner().invoke(app, [*base, "install", *source]).exit_code == 0
+
+    webhook = fake_kube.get("apps/v1", "Deployment", "cert-manager-webhook", "cert-manager")
+    webhook["spec"]["template"]["spec"]["containers"][0]["image"] = "example.com/edited:by-hand"
+    fake_kube.put(webhook)
+    result = CliRunner().invoke(app, [*base, "-o", "json", "plan", *source, "--diff"])
+
+    assert result.exit_code == 0, result.stderr
+    phase = next(p for p in json.loads(result.stdout)["phases"] if p["phase"] == "cert-manager")
+    objects = phase["objects"]
+    assert objects["change"] == ["Deployment cert-manager/cert-manager-webhook"]
+    assert objects["create"] == [] and objects["prune"] == [] and objects["unchanged"] >= 5
+    assert objects["diff"]["Deployment cert-manager/cert-manager-webhook"] == [
+        'spec.template.spec.containers[0].image: "example.com/edited:by-hand" → '
+        '"quay.io/jetstack/cert-manager-webhook:v1.19.4"']
+    offline = CliRunner().invoke(app, ["plan", "--offline", "--diff"])
+    assert offline.exit_code == 2 and "needs the cluster" in offline.stderr
+
+
+def test_field_diff_compares_only_what_kfboot_sets() -> None:
+    from kfboot.phases.object_plan import field_diff
+
+    wanted = {"metadata": {"name": "a", "labels": {"x": "1"}}, "status": {"ready": True},
+              "spec": {"replicas": 2, "ports": [{"port": 80}], "args": ["a", "b"]}}
+    live = {"metadata": {"name": "a", "labels": {"x": "1", "added": "by-server"}, "uid": "u"},
+            "spec": {"replicas": 3, "ports": [{"port": 80, "protocol": "TCP"}], "args": ["a"], "defaulted": True},
+            "status": {"ready": False}}
+    assert field_diff(wanted, live) == ["spec.replicas: 3 → 2", 'spec.args: ["a"] → ["a", "b"]']

@@ -76,6 +76,10 @@ def plan(
     manifests: Path = ManifestsOption,
     bundle: Path = BundleOption,
     detailed_exitcode: bool = DetailedExitcodeOption,
+    objects: bool = typer.Option(False, "--objects", help="List the objects each changing phase would create, "
+                                 "re-apply or prune (from its rendering and the recorded inventory)."),
+    diff: bool = typer.Option(False, "--diff", help="Compare every object with the live one, field by field "
+                              "(implies --objects; needs the cluster)."),
 ) -> None:
     """Show the phase graph, pinned versions and what `install` would do (and why). Changes nothing.
 
@@ -85,13 +89,24 @@ def plan(
       kfboot plan --offline -f kfboot.yaml      # check a config file
       kfboot plan -f kfboot.yaml --context prod # against a cluster: drift, upgrades, resumes
       kfboot plan --context prod --detailed-exitcode   # CI gate: exit 2 when install would change something
+      kfboot plan --context prod --diff --bundle ./kf-bundle   # field-level diff of every object
     """
     from kfboot.cli.plan_view import show_plan
+    from kfboot.errors import UsageError
 
+    if diff and offline:
+        raise UsageError("--diff compares with the live objects: it needs the cluster", hint="drop --offline")
     session = open_session(ctx, file=file, manifests=manifests, bundle=bundle, offline=offline)
     runner = session.runner()
     planned = runner.plan(offline=offline)
-    show_plan(get_options(ctx), runner, planned, None if offline else session.kube, session.notes)
+    changes = None
+    if objects or diff:
+        from kfboot.phases.object_plan import object_changes
+
+        services = session.services()
+        changes = {p.phase.name: object_changes(p.phase, p.record, services, session.kube if diff else None)
+                   for p in planned if p.phase.enabled and (p.action.kind.changes or diff)}
+    show_plan(get_options(ctx), runner, planned, None if offline else session.kube, session.notes, changes)
     _detailed_exit(detailed_exitcode, planned)
 
 
