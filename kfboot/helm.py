@@ -78,7 +78,7 @@ class Helm:
         return _run(self.client.get_chart(ref, repo=chart.repo if not chart.path else None, version=chart.version))
 
     def install_or_upgrade(self, release: str, namespace: str, chart: ChartRef, values: dict[str, Any],
-                           *, timeout: float) -> list[ObjectRef]:
+                           *, timeout: float, skip_crds: bool = False) -> list[ObjectRef]:
         """Install or upgrade; returns the objects of the release (its inventory)."""
         from pyhelm3.errors import Error as HelmError
 
@@ -86,23 +86,35 @@ class Helm:
             loaded = self._chart(chart)
             revision = _run(self.client.install_or_upgrade_release(
                 release, loaded, values, namespace=namespace, create_namespace=True,
-                timeout=f"{int(timeout)}s", wait=False,
+                timeout=f"{int(timeout)}s", wait=False, skip_crds=skip_crds,
             ))
             resources = _run(revision.resources())
         except HelmError as exc:
             raise ClusterError(f"helm failed for release {namespace}/{release}: {exc}", hint=_offline_hint(exc)) from None
         return [ObjectRef.of(obj) for obj in resources if obj]
 
-    def template(self, chart: ChartRef, values: dict[str, Any], *, release: str, namespace: str) -> list[dict[str, Any]]:
+    def template(self, chart: ChartRef, values: dict[str, Any], *, release: str, namespace: str,
+                 include_crds: bool = True) -> list[dict[str, Any]]:
         from pyhelm3.errors import Error as HelmError
 
         try:
             loaded = self._chart(chart)
             objects = _run(_collect(self.client.template_resources(
-                loaded, release, values, include_crds=True, namespace=namespace)))
+                loaded, release, values, include_crds=include_crds, namespace=namespace)))
         except HelmError as exc:
             raise ClusterError(f"helm template of {chart.describe()} failed: {exc}", hint=_offline_hint(exc)) from None
         return [obj for obj in objects if obj]
+
+    def chart_crds(self, chart: ChartRef, values: dict[str, Any], *, release: str, namespace: str) -> list[dict[str, Any]]:
+        """The CRDs of the chart's `crds/` directories (its own and its enabled subcharts'): those Helm
+        installs once and never upgrades. Templated CRDs are ordinary release objects and not among them."""
+        def crds(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+            return {o["metadata"]["name"]: o for o in objects if o.get("kind") == "CustomResourceDefinition"
+                    and str(o.get("apiVersion", "")).startswith("apiextensions.k8s.io/")}
+
+        everything = crds(self.template(chart, values, release=release, namespace=namespace))
+        templated = crds(self.template(chart, values, release=release, namespace=namespace, include_crds=False))
+        return [crd for name, crd in sorted(everything.items()) if name not in templated]
 
     def release_status(self, release: str, namespace: str) -> str | None:
         """'deployed', 'failed', … or None when the release does not exist."""

@@ -40,12 +40,14 @@ class Sources:
     file: Path | None = None  # kfboot.yaml; None: the embedded default platform
     manifests: Path | None = None  # a local kubeflow/manifests checkout
     bundle: Path | None = None  # a verified bundle
-    charts: Mapping[str, Path] = field(default_factory=dict)  # `bundle build --chart NAME=PATH`
+    charts: Mapping[str, Path] = field(default_factory=dict)  # `--chart NAME=PATH` (bundle build, install --manifests)
     extra_profile_dirs: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if self.bundle is not None and self.manifests is not None:
             raise UsageError("--bundle and --manifests are exclusive", hint="a bundle already holds the rendered manifests")
+        if self.bundle is not None and self.charts:
+            raise UsageError("--bundle and --chart are exclusive", hint="a bundle already holds the charts")
 
 
 @dataclass(frozen=True)
@@ -113,15 +115,26 @@ class Session:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        """Plan lines for choices the session made by itself (kind clusters)."""
-        return self.kind_adaptation.notes if self.kind_adaptation is not None else ()
+        """Plan lines for choices the session made by itself (kind clusters), and warnings about its
+        sources (a bundle rendered from a tree not verified as the pinned commit)."""
+        notes = self.kind_adaptation.notes if self.kind_adaptation is not None else ()
+        return tuple(notes) + self._bundle_warnings()
+
+    def _bundle_warnings(self) -> tuple[str, ...]:
+        if self.sources.bundle is None:
+            return ()
+        from kfboot.sources.bundle import Bundle
+
+        index = Bundle.open(self.sources.bundle).index
+        return tuple(f"warning: bundle {self.sources.bundle}: {why}" for pin in index.sources.values()
+                     if (why := pin.unverified()))
 
     @cached_property
     def phases(self) -> list[Phase]:
         adaptation = self.kind_adaptation
         platform = adaptation.platform if adaptation is not None else self.platform
         options = BuildOptions(kind_cluster=self.is_kind, manifests_root=self.sources.manifests,
-                               bundle=self.sources.bundle)
+                               bundle=self.sources.bundle, charts=dict(self.sources.charts))
         return build_phases(platform, options)
 
     def local_sources(self) -> tuple[dict[str, SourceTree], dict[str, Path]]:

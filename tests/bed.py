@@ -77,3 +77,28 @@ def build_fixture_bundle(out: Path) -> Path:
     result = CliRunner().invoke(app, bundle_build_args(out))
     assert result.exit_code == 0, result.output
     return out
+
+
+def seed_external(fk: Any, component: str) -> None:
+    """Play a component installed outside kfboot (`external: true`): what the catalog's `presence`
+    says must exist (Established CRDs, a ready endpoint behind each webhook Service)."""
+    from kfboot.config.catalog import load_catalog
+
+    presence = load_catalog().components[component].presence
+    for crd in presence.crds:
+        plural, _, group = crd.partition(".")
+        fk.put({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": {"name": crd},
+                "spec": {"group": group, "scope": "Namespaced",
+                         "names": {"plural": plural, "kind": plural.capitalize().rstrip("s")},
+                         "versions": [{"name": "v1", "served": True, "storage": True,
+                                       "schema": {"openAPIV3Schema": {"type": "object",
+                                                                      "x-kubernetes-preserve-unknown-fields": True}}}]},
+                "status": {"conditions": [{"type": "Established", "status": "True"}]}})
+    for ep in presence.endpoints:
+        fk.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ep.namespace}})
+        fk.put({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": f"{ep.name}-external", "namespace": ep.namespace,
+                             "labels": {"kubernetes.io/service-name": ep.name}},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": ["10.0.0.9"], "conditions": {"ready": True}}]})

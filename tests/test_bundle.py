@@ -11,6 +11,7 @@ import tarfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -342,3 +343,88 @@ def test_plan_offline_from_bundle_and_default_cache_needs_no_download(built: Pat
         result = CliRunner().invoke(app, ["-o", "json", "plan", "--offline", *extra])
         assert result.exit_code == 0, result.output
     assert not (tmp_path / "cache").exists()
+
+
+def test_an_unresolvable_remote_base_is_named_with_kustomizes_error_not_its_warning() -> None:
+    from kfboot.sources.build import kustomize_error
+
+    output = ("kustomize build of applications/pipeline/overlays failed: "
+              "# Warning: 'vars' is deprecated. Please use 'replacements' instead. [EXPERIMENTAL] Run "
+              "'kustomize edit fix' to update your Kustomization automatically.\n"
+              "error: accumulating resources: accumulation err='accumulating resources from "
+              "'https://github.com/argoproj/argo-workflows/manifests/base?ref=v3.7.3': URL is a git repository': "
+              "git cmd = '/usr/bin/git fetch --depth=1 origin v3.7.3': exit status 128\n")
+    assert kustomize_error(output).startswith("error: accumulating resources")
+    assert kustomize_error("# Warning: 'vars' is deprecated\n") == "# Warning: 'vars' is deprecated"
+
+
+def test_a_devel_chart_is_refused_first_with_what_to_do(tmp_path: Path) -> None:
+    devel = Path(shutil.copytree(CHARTS["gpu-operator"], tmp_path / "gpu-operator"))
+    meta = yaml.safe_load((devel / "Chart.yaml").read_text())
+    (devel / "Chart.yaml").write_text(yaml.safe_dump({**meta, "version": "v26.7.0-rc.2"}))
+    broken_tree = tmp_path / "tree"  # would fail to render: the chart check must come first
+    broken_tree.mkdir()
+
+    result = CliRunner().invoke(app, ["bundle", "build", str(tmp_path / "out"), "--manifests", str(broken_tree),
+                                      "--chart", f"gpu-operator={devel}", "--chart", f"kuberay={CHARTS['kuberay']}"])
+
+    assert result.exit_code == 2
+    assert "gpu-operator version 'v26.7.0-rc.2' is not pinned (pinned: v26.7.0, v26.3.3) and is a pre-release" in result.output
+    assert "without --devel" in result.output and "not a kustomize directory" not in result.output
+
+
+def test_bundle_build_with_a_platform_builds_only_what_it_installs(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    tree = Path(shutil.copytree(MANIFESTS, tmp_path / "tree"))
+    shutil.copytree(REMOTE / "applications", tree / "applications", dirs_exist_ok=True)  # pipelines: remote base
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    config = tmp_path / "kfboot.yaml"
+    config.write_text("apiVersion: kfboot.io/v1alpha1\nkind: Platform\ncomponents:\n"
+                      "  gpu-operator: {enabled: false}\n"
+                      "  kubeflow: {apps: [central-dashboard, profiles, notebooks]}\n"
+                      "  kserve: {deploymentMode: RawDeployment}\n")
+
+    result = CliRunner().invoke(app, ["bundle", "build", str(tmp_path / "out"), "--manifests", str(tree),
+                                      "-f", str(config), "--chart", f"kuberay={CHARTS['kuberay']}"])
+
+    assert result.exit_code == 0, result.output
+    index = yaml.safe_load((tmp_path / "out" / "bundle.yaml").read_text())
+    paths = {m["path"] for m in index["manifests"]}
+    assert "applications/pipeline/overlays" not in paths and "applications/profiles/pss" in paths
+    assert "common/knative/knative-serving/overlays/gateways" not in paths  # RawDeployment: no Knative
+    assert "common/oauth2-proxy/overlays/m2m-dex-and-kind" in paths  # kind is decided at install
+    assert [c["component"] for c in index["charts"]] == ["kuberay"]
+
+
+def test_the_source_trees_identity_is_recorded_honestly(tmp_path: Path) -> None:
+    from kfboot.config.catalog import load_catalog
+    from kfboot.sources.build import SourceTree, tree_identity
+
+    pinned = load_catalog().sources["kubeflow-manifests"].commit
+    tree = Path(shutil.copytree(MANIFESTS, tmp_path / "tree"))
+    assert tree_identity(SourceTree(tree), pinned) == {
+        "tree": "a local tree of unknown commit (not a git checkout)", "tree_verified": False}
+    (tree / ".git" / "refs" / "tags").mkdir(parents=True)
+    (tree / ".git" / "HEAD").write_text(pinned + "\n")  # detached at the tag commit
+    assert tree_identity(SourceTree(tree), pinned)["tree_verified"] is True
+    (tree / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (tree / ".git" / "packed-refs").write_text(f"{'1' * 40} refs/heads/main\n")
+    assert tree_identity(SourceTree(tree), pinned) == {
+        "tree": f"a git checkout at {'1' * 40} (not the pinned commit)", "tree_verified": False}
+    assert tree_identity(SourceTree(tree, archive_sha256="ab" * 32), pinned)["tree_verified"] is True
+
+
+def test_a_bundle_from_an_unverified_tree_says_so_and_install_warns(built: Path, fake_kube: Any,
+                                                                    tmp_path: Path) -> None:
+    index = yaml.safe_load((built / "bundle.yaml").read_text())
+    source = index["sources"]["kubeflow-manifests"]
+    assert source["treeVerified"] is False and "unknown commit" in source["tree"]
+    kubeconfig = fake_kube.write_kubeconfig(tmp_path / "kubeconfig", context="kind-fake")
+    config = tmp_path / "kfboot.yaml"
+    config.write_text(ONLY_CERT_MANAGER)
+    result = CliRunner().invoke(app, ["--kubeconfig", str(kubeconfig), "--context", "kind-fake", "install",
+                                      "-f", str(config), "--bundle", str(built)])
+    assert result.exit_code == 0, result.output
+    assert "rendered from a local tree of unknown commit (not a git checkout), not verified as commit d68ebc7fab36" \
+        in result.output

@@ -14,9 +14,11 @@ from kfboot import __version__
 from kfboot.cli.app import app
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
-PHASES = ["cert-manager", "gpu-operator", "kubeflow-namespace", "kuberay", "istio", "dex", "kserve", "kubeflow"]
+PHASES = ["cert-manager", "gpu-operator", "kubeflow-namespace", "kuberay", "istio", "dex", "kserve", "kubeflow",
+          "kuberay-roles"]
 PINS = {"gpu-operator": "v26.7.0", "cert-manager": "1.19.4", "istio": "1.28.0", "dex": "v2.45.0",
         "kubeflow": "26.03", "kuberay": "1.3.2", "kserve": "v0.16.0", "kubeflow-namespace": "26.03"}
+PLANNED = {**PINS, "kuberay-roles": "1.3.2"}  # + Kubeflow users' Ray roles (kfboot's own, not a catalog entry)
 
 
 def run(*args: str, env: dict[str, str | None] | None = None) -> Result:
@@ -34,14 +36,15 @@ def test_plan_offline_shows_every_phase_with_pinned_version_and_graph() -> None:
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert "offline" in out
-    for name, version in PINS.items():
+    for name, version in PLANNED.items():
         line = next(ln for ln in out.splitlines() if ln.lstrip(" +").startswith(name + " "))
         assert version in line and "install" in line, line
     assert "  1. cert-manager; gpu-operator; kubeflow-namespace; kuberay\n" in out
-    assert "  2. istio ← cert-manager\n" in out
+    assert "  2. istio ← cert-manager, kubeflow-namespace\n" in out
     assert "  3. dex ← istio; kserve ← istio, cert-manager, kubeflow-namespace\n" in out
     assert "  4. kubeflow ← dex, kubeflow-namespace\n" in out
-    assert "8 to install" in out
+    assert "  5. kuberay-roles ← kubeflow, kuberay\n" in out
+    assert "9 to install" in out
 
 
 def test_plan_offline_json_is_one_object() -> None:
@@ -52,12 +55,12 @@ def test_plan_offline_json_is_one_object() -> None:
     plan = json.loads(lines[0])
     assert plan["event"] == "plan" and plan["offline"] is True and plan["target"] is None
     assert plan["layers"] == [["cert-manager", "gpu-operator", "kubeflow-namespace", "kuberay"], ["istio"],
-                              ["dex", "kserve"], ["kubeflow"]]
+                              ["dex", "kserve"], ["kubeflow"], ["kuberay-roles"]]
     assert [p["phase"] for p in plan["phases"]] == PHASES
-    assert {p["phase"]: p["version"] for p in plan["phases"]} == PINS
+    assert {p["phase"]: p["version"] for p in plan["phases"]} == PLANNED
     assert {p["action"] for p in plan["phases"]} == {"install"}
     assert all(p["steps"] for p in plan["phases"])
-    assert plan["counts"] == {"install": 8}
+    assert plan["counts"] == {"install": 9}
 
 
 def test_plan_reflects_the_config_file() -> None:

@@ -32,6 +32,7 @@ from kfboot.phases.credentials import (
 )
 from kfboot.phases.state_store import STATE_NAME, STATE_NAMESPACE
 from kfboot.sources.manifests import LocalManifests
+from tests.bed import seed_external
 
 ROOT = Path(__file__).resolve().parents[1]
 DEX_TREE = ROOT / "tests" / "fixtures" / "dex"
@@ -43,7 +44,7 @@ kind: Platform
 components:
   gpu-operator: {enabled: false}
   cert-manager: {enabled: false}
-  istio: {enabled: false}
+  istio: {external: true}
   kubeflow: {enabled: false}
   kuberay: {enabled: false}
   kserve: {enabled: false}
@@ -253,6 +254,7 @@ def test_transform_without_a_cluster_still_never_ships_the_known_hash(upstream: 
 
 # -- against the fake API server ---------------------------------------------------------------------
 def _base(fake_kube: Any, tmp_path: Path) -> list[str]:
+    seed_external(fake_kube, "istio")  # Dex alone needs an Istio: here one installed outside kfboot
     kubeconfig = fake_kube.write_kubeconfig(tmp_path / "kubeconfig", context="kind-fake")
     return ["--kubeconfig", str(kubeconfig), "--context", "kind-fake"]
 

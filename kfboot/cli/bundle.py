@@ -84,13 +84,21 @@ def bundle_build(
     chart: list[str] = typer.Option(None, "--chart", metavar="NAME=PATH",
                                     help="Chart of a Helm component (repeatable): unpacked directory or .tgz."),
     force: bool = ForceOption,
+    file: Path = typer.Option(None, "--file", "-f", dir_okay=False,
+                              help="Bundle only what this kfboot.yaml installs (its components and apps)."),
 ) -> None:
-    """Make a bundle from local sources (mirrors, tests); remote kustomize bases must be reachable or vendored."""
+    """Make a bundle from local sources (mirrors, tests); remote kustomize bases must be reachable or vendored.
+
+    With -f kfboot.yaml only what that platform installs is rendered and packed (and only its charts
+    are needed): a tree whose unused apps have remote bases still makes a bundle offline.
+    """
     from kfboot.sources.build import build_bundle
 
     charts = {name: Path(path) for name, path in _pairs(chart, "--chart").items()}
-    trees, charts = open_session(ctx, manifests=manifests, charts=charts, offline=True).local_sources()
-    index = build_bundle(directory, trees, charts, force=force, progress=progress_printer(ctx))
+    session = open_session(ctx, file=file, manifests=manifests, charts=charts, offline=True)
+    trees, charts = session.local_sources()
+    index = build_bundle(directory, trees, charts, force=force, platform=session.platform if file else None,
+                         progress=progress_printer(ctx))
     _report(ctx, directory, index)
 
 

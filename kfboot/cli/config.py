@@ -112,3 +112,7 @@ def versions(ctx: typer.Context) -> None:
                 out(f"  [{app_name}] " + ", ".join(paths) + "\n")
             for path in m.serverless_paths:
                 out(f"  [Serverless] {path}\n")
+    if catalog.not_included:
+        out("\nnot included (upstream has them; kfboot does not install them):\n")
+        for name, item in catalog.not_included.items():
+            out(f"  {name}: {item.title} ({item.path}): {item.reason}\n")

@@ -7,6 +7,7 @@ runner reports. Heavy modules load inside the commands.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ import typer
 
 from kfboot.cli.context import GlobalOptions, get_options, open_session, print_json, stderr_console
 from kfboot.cli.errors import handles_errors
-from kfboot.cli.options import BundleOption, FileOption, ManifestsOption
+from kfboot.cli.options import BundleOption, ChartOption, FileOption, ManifestsOption, chart_paths
 
 if TYPE_CHECKING:
     from kfboot.engine.events import RunSummary
@@ -75,6 +76,7 @@ def plan(
     offline: bool = typer.Option(False, "--offline", help="Do not contact a cluster: show the phase graph and what install would do."),
     manifests: Path = ManifestsOption,
     bundle: Path = BundleOption,
+    chart: list[str] = ChartOption,
     detailed_exitcode: bool = DetailedExitcodeOption,
     objects: bool = typer.Option(False, "--objects", help="List the objects each changing phase would create, "
                                  "re-apply or prune (from its rendering and the recorded inventory)."),
@@ -93,10 +95,13 @@ def plan(
     """
     from kfboot.cli.plan_view import show_plan
     from kfboot.errors import UsageError
+    from kfboot.phases.ownership import check_phase_ownership
 
     if diff and offline:
         raise UsageError("--diff compares with the live objects: it needs the cluster", hint="drop --offline")
-    session = open_session(ctx, file=file, manifests=manifests, bundle=bundle, offline=offline)
+    session = open_session(ctx, file=file, manifests=manifests, bundle=bundle, offline=offline,
+                           charts=chart_paths(chart))
+    check_phase_ownership(session.phases)  # every phase owns what its objects rely on
     runner = session.runner()
     planned = runner.plan(offline=offline)
     changes = None
@@ -125,6 +130,7 @@ def install(
     parallel: int = typer.Option(None, "--parallel", min=1, max=32, help="Phases to run at once (default: config, 4)."),
     manifests: Path = ManifestsOption,
     bundle: Path = BundleOption,
+    chart: list[str] = ChartOption,
 ) -> None:
     """Install or upgrade every enabled phase, in dependency order; re-running converges, never duplicates.
 
@@ -138,12 +144,23 @@ def install(
       kfboot install -f kfboot.yaml --context prod --dry-run
       kfboot -o json install --context kind-ci --yes       # CI: NDJSON events, summary last
       kfboot install --bundle ./kf-bundle --context prod --yes   # air-gapped
+      kfboot install --manifests ~/src/manifests --chart kuberay=./kuberay-operator-1.3.2.tgz --context prod --yes
     """
     from kfboot.cli.ui import Reporter
+    from kfboot.errors import KfbootError
+    from kfboot.phases.build import prefetch_cache_bundle
+    from kfboot.phases.external import preflight_external
 
     opts = get_options(ctx)
-    session = open_session(ctx, file=file, manifests=manifests, bundle=bundle)
+    session = open_session(ctx, file=file, manifests=manifests, bundle=bundle, charts=chart_paths(chart))
     phases = session.phases
+    try:
+        preflight_external(session.kube, session.platform)  # `external: true` components: there? (writes nothing)
+        prefetch_cache_bundle(phases)  # digests from content from the first install on
+    except KfbootError as exc:  # still a summary of every phase: none started, and why
+        operation = "install --dry-run" if dry_run else "install"
+        _finish(opts, session.runner().stopped(operation, {}, time.monotonic(), exc))
+        return
     if not dry_run:
         _confirm(opts, session.kube, "install into")
     for note in session.notes:  # what kfboot chose by itself (kind clusters)
@@ -158,14 +175,15 @@ def install(
 
 @handles_errors
 def status(ctx: typer.Context, file: Path = FileOption, manifests: Path = ManifestsOption,
-           bundle: Path = BundleOption, detailed_exitcode: bool = DetailedExitcodeOption) -> None:
+           bundle: Path = BundleOption, chart: list[str] = ChartOption,
+           detailed_exitcode: bool = DetailedExitcodeOption) -> None:
     """What is installed (from the recorded state) and whether it is still ready (live check).
 
     With --detailed-exitcode: 0 when every enabled phase is installed and ready, 2 on drift.
     """
     from kfboot.cli.plan_view import show_status
 
-    runner = open_session(ctx, file=file, manifests=manifests, bundle=bundle).runner()
+    runner = open_session(ctx, file=file, manifests=manifests, bundle=bundle, charts=chart_paths(chart)).runner()
     planned = runner.plan()
     show_status(get_options(ctx), planned, runner.store.load())
     _detailed_exit(detailed_exitcode, planned)
@@ -178,10 +196,15 @@ def uninstall(
     file: Path = FileOption,
     purge_crds: bool = typer.Option(False, "--purge-crds", help="Also delete CRDs (and every custom resource of them)."),
     force: bool = typer.Option(False, "--force", help="Strip finalizers of objects still stuck when --timeout runs out."),
+    with_dependents: bool = typer.Option(False, "--with-dependents",
+                                         help="Also remove installed phases that need the named ones (first)."),
     manifests: Path = ManifestsOption,
     bundle: Path = BundleOption,
 ) -> None:
     """Remove installed phases in reverse dependency order and wait until their objects are gone.
+
+    A named phase that installed phases still need (e.g. istio while dex, kserve or kubeflow are
+    installed) is refused unless --with-dependents.
 
     Webhook configurations go first so they cannot block other deletions; CRDs stay unless
     --purge-crds; objects stuck on finalizers are reported (with the finalizers) and left alone
@@ -190,6 +213,7 @@ def uninstall(
     \b
     Examples:
       kfboot uninstall kserve --context prod --yes      # one phase (and nothing it needs)
+      kfboot uninstall istio --with-dependents --yes    # istio and dex, kserve, kubeflow
       kfboot uninstall --context kind-kfboot --purge-crds
     """
     from kfboot.cli.ui import Reporter
@@ -199,7 +223,8 @@ def uninstall(
     phases = session.phases
     _confirm(opts, session.kube, "uninstall from")
     with Reporter(opts, _rows(phases, reverse=True)) as reporter:
-        summary = session.runner(reporter, purge_crds=purge_crds, force=force).uninstall(phases_to_remove or None)
+        summary = session.runner(reporter, purge_crds=purge_crds, force=force).uninstall(
+            phases_to_remove or None, with_dependents=with_dependents)
     _finish(opts, summary)
 
 

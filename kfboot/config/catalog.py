@@ -64,6 +64,13 @@ class Gate(_Strict):
     condition: ConditionGate | None = None
 
 
+class Presence(_Strict):
+    """What must exist for a component installed outside kfboot (`external: true`) to count as there."""
+
+    crds: list[str] = Field(default_factory=list)  # Established CRDs
+    endpoints: list[EndpointsGate] = Field(default_factory=list)  # Services with a ready endpoint (webhooks)
+
+
 class ComponentEntry(_Strict):
     title: str
     needs: list[str] = Field(default_factory=list)
@@ -71,6 +78,7 @@ class ComponentEntry(_Strict):
     helm: HelmEntry | None = None
     manifests: ManifestEntry | None = None
     gates: list[Gate] = Field(default_factory=list)
+    presence: Presence = Field(default_factory=Presence)
     # implicit components (no config of their own) are installed when any of these is enabled
     enabled_with: list[str] = Field(default_factory=list, alias="enabledWith")
 
@@ -116,11 +124,20 @@ class VerifyEntry(_Strict):
     sklearn_model: str = Field(default="", alias="sklearnModel")
 
 
+class NotIncluded(_Strict):
+    """Something upstream's example installs that kfboot does not, and why (said by `kfboot versions`)."""
+
+    title: str
+    path: str  # where it lives in the upstream tree
+    reason: str
+
+
 class Catalog(_Strict):
     sources: dict[str, SourceEntry]
     kind: KindPins
     components: dict[str, ComponentEntry]
     verify: VerifyEntry = Field(default_factory=VerifyEntry)
+    not_included: dict[str, NotIncluded] = Field(default_factory=dict, alias="notIncluded")
 
 
 @lru_cache(maxsize=1)

@@ -16,6 +16,7 @@ from kfboot.gpu.config import GpuConfig
 from kfboot.yaml_positions import StrictModel
 
 if TYPE_CHECKING:
+    from kfboot.config.catalog import Catalog
     from kfboot.gpu.plan import GpuPlan
 
 API_VERSION = "kfboot.io/v1alpha1"
@@ -33,6 +34,10 @@ class HelmComponent(StrictModel):
     """A component installed from a Helm chart."""
 
     enabled: bool = Field(default=True, description="Install this component.")
+    external: bool = Field(
+        default=False,
+        description="Installed outside kfboot (e.g. a managed cert-manager): kfboot installs nothing of it and "
+                    "checks before install that it is there, so components that need it may be enabled.")
     version: str | None = Field(default=None, description="Chart version; default: the catalog's pinned version.")
     values: dict[str, Any] = Field(default_factory=dict, description="Helm values merged over kfboot's defaults.")
 
@@ -41,6 +46,10 @@ class ManifestComponent(StrictModel):
     """A component applied from kubeflow/manifests (its version follows the manifests release)."""
 
     enabled: bool = Field(default=True, description="Install this component.")
+    external: bool = Field(
+        default=False,
+        description="Installed outside kfboot (e.g. a managed cert-manager): kfboot installs nothing of it and "
+                    "checks before install that it is there, so components that need it may be enabled.")
 
 
 class KubeflowComponent(ManifestComponent):
@@ -242,6 +251,41 @@ def check_platform(platform: Platform) -> list[tuple[str, str]]:
                 f"components.{name}.version",
                 f"{comp.version} is not a version kfboot has pinned (choose one of {', '.join(entry.helm.versions)})",
             ))
+    problems.extend(dependency_problems(platform, catalog))
+    return problems
+
+
+def installs(platform: Platform, catalog: Catalog, name: str) -> bool:
+    """Whether kfboot installs the component: enabled and not external (implicit ones: with any of
+    `enabledWith`)."""
+    comp = platform.components.get(name)
+    if comp is not None:
+        return bool(comp.enabled) and not comp.external
+    entry = catalog.components[name]
+    return any(installs(platform, catalog, other) for other in entry.enabled_with)
+
+
+def dependency_problems(platform: Platform, catalog: Catalog) -> list[tuple[str, str]]:
+    """An installed component that needs one kfboot does not install and that is not `external`:
+    caught here, before anything is written (else ~300 objects go in, then `no kind "Certificate"`)."""
+    missing: dict[str, list[str]] = {}
+    for name, entry in catalog.components.items():
+        if not installs(platform, catalog, name):
+            continue
+        for need in entry.needs:
+            comp = platform.components.get(need)
+            if installs(platform, catalog, need) or (comp is not None and comp.external):
+                continue
+            implicit = platform.components.get(name) is None
+            missing.setdefault(need, []).append(
+                f"{name} (installed with {', '.join(entry.enabled_with)})" if implicit else name)
+    problems = []
+    for need in catalog.components:
+        if need in missing:
+            who = missing[need]
+            problems.append((f"components.{need}.enabled",
+                             f"{need} is disabled, but {', '.join(who)} need{'s' if len(who) == 1 else ''} it: "
+                             f"enable it, or set `external: true` if it is installed outside kfboot"))
     return problems
 
 

@@ -174,10 +174,10 @@ class Runner:
         try:
             return self._install(dry_run, started, outcomes)
         except (KfbootError, KeyboardInterrupt) as exc:
-            return self._stopped("install --dry-run" if dry_run else "install", outcomes, started, exc)
+            return self.stopped("install --dry-run" if dry_run else "install", outcomes, started, exc)
 
-    def _stopped(self, operation: str, outcomes: dict[str, ev.PhaseOutcome], started: float,
-                 exc: BaseException) -> ev.RunSummary:
+    def stopped(self, operation: str, outcomes: dict[str, ev.PhaseOutcome], started: float,
+                exc: BaseException) -> ev.RunSummary:
         """The summary of a run an error stopped: phases it never reached say why."""
         if isinstance(exc, KfbootError):
             message, hint, code = exc.message, exc.hint or "", exc.exit_code
@@ -188,7 +188,9 @@ class Runner:
             out = outcomes.get(name)
             if out is None:
                 phase = self.phases[name]
-                out = outcomes[name] = ev.PhaseOutcome(name, phase.title, ev.PENDING, "", "not planned")
+                out = outcomes[name] = (ev.PhaseOutcome(name, phase.title, ev.PENDING, "", "not planned")
+                                        if phase.enabled else
+                                        ev.PhaseOutcome(name, phase.title, ev.SKIPPED, "skip", "disabled in config"))
             if out.state in (ev.PENDING, ev.APPLYING, ev.WAITING, ev.REMOVING):
                 out.state, out.message = ev.CANCELLED, f"not started: {message.splitlines()[0] if message else ''}"
         summary = self._summary(operation, outcomes, started, message)
@@ -344,23 +346,32 @@ class Runner:
         self.emit(ev.Event("phase", phase.name, out.state, out.message, out.duration))
 
     # -- uninstall ------------------------------------------------------------------------------
-    def uninstall(self, names: list[str] | None = None) -> ev.RunSummary:
-        """Remove phases; like install, always a summary (lock held, API failure, Ctrl-C)."""
+    def uninstall(self, names: list[str] | None = None, *, with_dependents: bool = False) -> ev.RunSummary:
+        """Remove phases in reverse dependency order. A named phase that installed phases still need is
+        refused (naming them), unless `with_dependents`: then those are removed too, first. Like install,
+        always a summary once it starts (lock held, API failure, Ctrl-C)."""
         started = time.monotonic()
         unknown = [n for n in names or [] if n not in self.phases]
         if unknown:
             raise UsageError(f"unknown phase(s): {', '.join(unknown)}; known: {', '.join(self.order)}")
+        selected = set(names) if names else set(self.order)
+        outside = {d for n in selected for d in dependents(self.needs, n)} - selected
+        recorded = self.store.load() if outside else {}
+        left_behind = {d for d in outside if decide_uninstall(recorded.get(d)).kind.changes}
+        if left_behind and not with_dependents:
+            needed = [n for n in self.order if n in selected and dependents(self.needs, n) & left_behind]
+            raise UsageError(
+                f"{', '.join(needed)} {'is' if len(needed) == 1 else 'are'} needed by "
+                f"{', '.join(n for n in self.order if n in left_behind)}, still installed: removing "
+                f"{'it' if len(needed) == 1 else 'them'} would break those",
+                hint="uninstall those first, or pass --with-dependents to remove them too (dependents first)")
+        selected |= left_behind
         outcomes: dict[str, ev.PhaseOutcome] = {}
         try:
-            return self._uninstall(set(names) if names else set(self.order), started, outcomes)
+            return self._uninstall(selected, started, outcomes)
         except (KfbootError, KeyboardInterrupt) as exc:
-            selected = set(names) if names else set(self.order)
             kept = {n: o for n, o in outcomes.items() if n in selected}
-            for name in self.order:
-                if name not in selected:
-                    continue
-                kept.setdefault(name, ev.PhaseOutcome(name, self.phases[name].title, ev.PENDING, "", "not planned"))
-            summary = self._stopped("uninstall", kept, started, exc)
+            summary = self.stopped("uninstall", kept, started, exc)
             summary.outcomes = [o for o in summary.outcomes if o.phase in selected]
             return summary
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from kfboot.errors import ClusterError
 from kfboot.k8s.client import Kube
-from kfboot.k8s.manifests import CA_INJECT_ANNOTATION, order_waves, webhook_backends
+from kfboot.k8s.manifests import CA_INJECT_ANNOTATIONS, order_waves, webhook_backends
 from kfboot.k8s.refs import ObjectRef
 from kfboot.k8s.waits import Progress, Waiter
 
@@ -105,7 +105,8 @@ class Applier:
 
     def _wait_ca_injected(self, hooks: list[dict[str, Any]], deadline: float, pool: ThreadPoolExecutor) -> None:
         """cert-manager's cainjector fills caBundle asynchronously; calls fail with x509 errors until then."""
-        injected = [h for h in hooks if CA_INJECT_ANNOTATION in ((h.get("metadata") or {}).get("annotations") or {})]
+        injected = [h for h in hooks
+                    if set(CA_INJECT_ANNOTATIONS) & set((h.get("metadata") or {}).get("annotations") or {})]
 
         def wait_one(hook: dict[str, Any]) -> None:
             ref = ObjectRef.of(hook)
@@ -161,6 +162,9 @@ def delete_objects(
 ) -> list[str]:
     """Delete in safe order and wait until gone; returns what is stuck (with its finalizers).
 
+    Each deletion group is waited for before the next is deleted: a custom resource's finalizer is run
+    by its controller (a Profile's by the profile controller), so the controllers' group may go only
+    once the resources are gone. A group still not gone at the deadline does not hold the rest back.
     With `force`, objects still stuck at the deadline get their finalizers removed (the controller
     that should have run them is usually gone) and are waited for once more, briefly.
     """
@@ -168,31 +172,44 @@ def delete_objects(
 
     say = progress or (lambda _m: None)
     with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="delete") as pool:
-        for group in deletion_order(refs):
+        groups = deletion_order(refs)
+        for index, group in enumerate(groups):
             say(f"deleting {len(group)} {group[0].kind}{'s' if len(group) > 1 else ''}…")
             list(pool.map(kube.delete, group))
-        remaining = list(refs)
-        interval = 0.05
-        while remaining:
-            alive = [(ref, obj) for ref, obj in zip(remaining, pool.map(kube.get_ref, remaining), strict=True) if obj is not None]
-            remaining = [ref for ref, _ in alive]
-            if not remaining:
-                return []
-            if force and time.monotonic() >= deadline and not waiter.cancel.is_set():
-                say(f"--force: removing finalizers of {len(alive)} stuck objects")
-                for ref, obj in alive:
-                    if (obj.get("metadata") or {}).get("finalizers"):
-                        kube.merge_patch(ref, {"metadata": {"finalizers": None}})
-                force, deadline = False, time.monotonic() + 10
-                continue
-            if time.monotonic() >= deadline or waiter.cancel.is_set():
-                stuck = []
-                for ref, obj in alive:
-                    finalizers = (obj.get("metadata") or {}).get("finalizers") or []
-                    extra = f" (finalizers: {', '.join(finalizers)})" if finalizers else ""
-                    stuck.append(f"{ref} is still terminating{extra}")
-                return stuck
-            say(f"waiting for {len(remaining)} objects to be deleted (e.g. {remaining[0]})")
-            waiter.cancel.wait(interval)
-            interval = min(interval * 1.5, 1.0)
-    return []
+            if index < len(groups) - 1:
+                _wait_gone(kube, waiter, pool, group, deadline, say)
+        alive = _wait_gone(kube, waiter, pool, list(refs), deadline, say)
+        if alive and force and not waiter.cancel.is_set():
+            say(f"--force: removing finalizers of {len(alive)} stuck objects")
+            for ref, obj in alive:
+                if (obj.get("metadata") or {}).get("finalizers"):
+                    kube.merge_patch(ref, {"metadata": {"finalizers": None}})
+            alive = _wait_gone(kube, waiter, pool, [ref for ref, _ in alive], time.monotonic() + 10, say)
+    return [_stuck(ref, obj) for ref, obj in alive]
+
+
+def _wait_gone(kube: Kube, waiter: Waiter, pool: ThreadPoolExecutor, refs: list[ObjectRef], deadline: float,
+               say: Progress) -> list[tuple[ObjectRef, dict[str, Any]]]:
+    """Poll until every ref is gone; what is still there at the deadline (or on cancel)."""
+    remaining = list(refs)
+    interval = 0.05
+    while True:
+        alive = [(ref, obj) for ref, obj in zip(remaining, pool.map(kube.get_ref, remaining), strict=True)
+                 if obj is not None]
+        if not alive or time.monotonic() >= deadline or waiter.cancel.is_set():
+            return alive
+        remaining = [ref for ref, _ in alive]
+        say(f"waiting for {len(remaining)} objects to be deleted (e.g. {remaining[0]})")
+        waiter.cancel.wait(interval)
+        interval = min(interval * 1.5, 1.0)
+
+
+def _stuck(ref: ObjectRef, obj: dict[str, Any]) -> str:
+    """What holds a terminating object: its finalizers, and for a namespace what it still contains."""
+    finalizers = list((obj.get("metadata") or {}).get("finalizers") or [])
+    finalizers += [f for f in (obj.get("spec") or {}).get("finalizers") or [] if f not in finalizers]
+    extra = f" (finalizers: {', '.join(finalizers)})" if finalizers else ""
+    conditions = [c.get("message") for c in (obj.get("status") or {}).get("conditions") or []
+                  if c.get("type") in ("NamespaceContentRemaining", "NamespaceFinalizersRemaining")
+                  and c.get("status") == "True" and c.get("message")]
+    return f"{ref} is still terminating{extra}" + (f": {'; '.join(conditions)}" if conditions else "")

@@ -22,7 +22,9 @@ BUILTIN_GROUPS = frozenset({
 })
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"})
 WEBHOOK_KINDS = frozenset({"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService"})
-CA_INJECT_ANNOTATION = "cert-manager.io/inject-ca-from"
+# cainjector fills caBundle from a Certificate (`inject-ca-from`) or, for cert-manager's own webhook,
+# from a Secret (`inject-ca-from-secret`)
+CA_INJECT_ANNOTATIONS = ("cert-manager.io/inject-ca-from", "cert-manager.io/inject-ca-from-secret")
 
 WAVES = ("namespaces", "crds", "config", "workloads", "resources", "webhooks", "guarded-resources")
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kfboot.config.catalog import Catalog, ComponentEntry, load_catalog
-from kfboot.config.platform import DexComponent, HelmComponent, KServeComponent, KubeflowComponent, Platform
+from kfboot.config.platform import (
+    DexComponent,
+    HelmComponent,
+    KServeComponent,
+    KubeflowComponent,
+    Platform,
+    installs,
+)
 from kfboot.engine.phase import Phase
 from kfboot.helm import ChartRef
 from kfboot.phases.helm_phase import HelmPhase
@@ -23,21 +30,44 @@ class BuildOptions:
     kind_cluster: bool = False  # kind needs its own oauth2-proxy overlay
     manifests_root: Path | None = None  # a local kubeflow/manifests checkout instead of downloading
     bundle: Path | None = None  # a verified bundle (`kfboot bundle build|pull`): no network, no kustomize
+    charts: dict[str, Path] = field(default_factory=dict)  # `--chart NAME=PATH`: local charts of Helm components
 
 
 def build_phases(platform: Platform, options: BuildOptions | None = None, catalog: Catalog | None = None) -> list[Phase]:
     options = options or BuildOptions()
     catalog = catalog or load_catalog()
+    unknown = sorted(set(options.charts) - {n for n, e in catalog.components.items() if e.helm is not None})
+    if unknown:
+        from kfboot.errors import UsageError
+
+        raise UsageError(f"--chart: {', '.join(unknown)} is not a Helm component")
     phases: list[Phase] = []
     for name, entry in catalog.components.items():
         comp = platform.components.get(name)
         if entry.helm is not None and isinstance(comp, HelmComponent):
-            phases.append(_helm_phase(name, entry, comp))
+            phases.append(_helm_phase(name, entry, comp, options.charts.get(name), catalog))
         else:
             phases.append(_manifest_phase(name, entry, platform, catalog, options))
     phases = use_bundle_sources(phases, options.bundle, local_tree=options.manifests_root is not None,
                                 catalog=catalog)
-    return _with_gpu_sharing(platform, phases)
+    return _with_kuberay_roles(_with_gpu_sharing(platform, phases))
+
+
+KUBERAY_ROLES = Path(__file__).resolve().parents[1] / "data" / "manifests" / "kuberay-kubeflow-roles.yaml"
+
+
+def _with_kuberay_roles(phases: list[Phase]) -> list[Phase]:
+    """KubeRay inside Kubeflow: profile users get Ray rights through Kubeflow's aggregated roles
+    (kubeflow-kuberay-admin/edit/view), as upstream's experimental Ray integration grants them."""
+    enabled = {p.name for p in phases if p.enabled}
+    if not {"kuberay", "kubeflow"} <= enabled:
+        return phases
+    from kfboot.sources.manifests import LocalManifests
+
+    kuberay = next(p for p in phases if p.name == "kuberay")
+    roles = ManifestPhase(name="kuberay-roles", title="Ray rights for Kubeflow users", source=LocalManifests((KUBERAY_ROLES,)),
+                          version=kuberay.version, needs=("kubeflow", "kuberay"))
+    return [*phases, roles]
 
 
 def use_bundle_sources(phases: list[Phase], bundle: Path | None, local_tree: bool,
@@ -78,14 +108,23 @@ def _is_default_version(phase: HelmPhase, catalog: Catalog) -> bool:
 
 
 def _cached_chart(component: str, chart: ChartRef) -> Callable[[], ChartRef]:
-    """A resolver for the verified .tgz of `chart` in the cache bundle (pulled on first call)."""
-    from kfboot.sources.phase_sources import bundle_chart_path, ensure_cache_bundle
+    """A resolver for the verified .tgz of `chart` in the cache bundle (pulled on first call; `peek()`
+    finds it without pulling, for content digests)."""
+    from kfboot.sources.phase_sources import CachedChart
 
-    def resolve() -> ChartRef:
-        path = bundle_chart_path(ensure_cache_bundle(), component, chart.version)
-        return ChartRef(chart.name, chart.version, path=path)
+    return CachedChart(component, chart)
 
-    return resolve
+
+def prefetch_cache_bundle(phases: list[Phase]) -> None:
+    """Pull the cache bundle now if an enabled phase will read it: its digests then come from content
+    from the first install on (the same as `--bundle` of the same bundle), not from the pins."""
+    from kfboot.sources.phase_sources import CachedChart, CachedUpstream, ensure_cache_bundle
+
+    for phase in phases:
+        if phase.enabled and ((isinstance(phase, ManifestPhase) and isinstance(phase.source, CachedUpstream))
+                              or (isinstance(phase, HelmPhase) and isinstance(phase.resolve_chart, CachedChart))):
+            ensure_cache_bundle()
+            return
 
 
 def _with_gpu_sharing(platform: Platform, phases: list[Phase]) -> list[Phase]:
@@ -117,18 +156,23 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def _helm_phase(name: str, entry: ComponentEntry, comp: HelmComponent) -> HelmPhase:
+def _helm_phase(name: str, entry: ComponentEntry, comp: HelmComponent, local: Path | None = None,
+                catalog: Catalog | None = None) -> HelmPhase:
     helm = entry.helm
     assert helm is not None
     chart = ChartRef(name=helm.chart, version=comp.version or helm.version, repo=helm.repo)
+    if local is not None:  # `--chart NAME=PATH`: that chart (a pinned version of it), no repository
+        from kfboot.errors import ConfigError
+        from kfboot.sources.build import check_chart
+
+        _, version = check_chart(local, name, catalog or load_catalog())
+        if comp.version and comp.version != version:
+            raise ConfigError([f"--chart {name}={local}: chart version {version} differs from "
+                               f"components.{name}.version {comp.version}"])
+        chart = ChartRef(name=helm.chart, version=version, path=local)
     return HelmPhase(name=name, title=entry.title, chart=chart, release=helm.release, namespace=helm.namespace,
-                     values=dict(comp.values), needs=tuple(entry.needs), enabled=comp.enabled, gates=list(entry.gates))
-
-
-def _enabled(entry: ComponentEntry, comp: Any, platform: Platform) -> bool:
-    if comp is not None:
-        return bool(comp.enabled)
-    return any(getattr(platform.components.get(other), "enabled", False) for other in entry.enabled_with)
+                     values=dict(comp.values), needs=tuple(entry.needs), enabled=comp.enabled and not comp.external,
+                     gates=list(entry.gates))
 
 
 def _manifest_phase(name: str, entry: ComponentEntry, platform: Platform, catalog: Catalog,
@@ -157,7 +201,7 @@ def _manifest_phase(name: str, entry: ComponentEntry, platform: Platform, catalo
 
         transforms.append(ModestReplicas())
     return ManifestPhase(name=name, title=entry.title, source=tree, version=entry.default_version,
-                         needs=tuple(entry.needs), enabled=_enabled(entry, comp, platform), gates=list(entry.gates), settings=settings,
+                         needs=tuple(entry.needs), enabled=installs(platform, catalog, name), gates=list(entry.gates), settings=settings,
                          transforms=transforms)
 
 

@@ -266,6 +266,14 @@ class DexInitialUserTransform:
         return (f"set Dex's initial user {self.user.email} ({_describe_source(self.user)}; upstream's known "
                 f"password removed); login in Secret {AUTH_NAMESPACE}/{INITIAL_USER_SECRET} (`kfboot credentials`)")
 
+    def for_render(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`kfboot render`: the password Secret is an install-time step (it would carry a hash)."""
+        return [o for o in objects if not _is(o, "Secret", DEX_PASSWORDS_SECRET)]
+
+    def render_notes(self) -> list[str]:
+        return [f"Secret {AUTH_NAMESPACE}/{DEX_PASSWORDS_SECRET} (the initial user's bcrypt hash) is written at "
+                "install and left out of this render"]
+
     def __call__(self, ctx: PhaseContext, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kube = ctx.kube
         existing = read_initial_user(kube) if kube is not None else None

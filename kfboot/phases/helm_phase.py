@@ -16,7 +16,6 @@ from kfboot.k8s.refs import ObjectRef
 from kfboot.phases.gates import check_gates, describe_gate, wait_ready
 from kfboot.phases.inventory import check_inventory, dry_run_world, remove_inventory, waiter
 from kfboot.phases.render import Rendering
-from kfboot.sources.manifests import tree_digest
 
 # One Helm client per run, built on first use (constructing it runs `helm version`); the session provides it.
 HELM: Service[Helm] = Service("helm")
@@ -49,15 +48,24 @@ class HelmPhase:
         return self.chart.version
 
     def digest(self) -> str:
-        chart_id: Any = {"name": self.chart.name, "version": self.chart.version, "repo": self.chart.repo}
-        if self.chart.path is not None:
-            chart_id["files"] = tree_digest(self.chart.path)
+        """From the chart's content where it is on this machine (a bundle's or the cache's .tgz, a local
+        chart), so the same chart and values give the same digest wherever they came from."""
+        chart_id: Any = {"name": self.chart.name, "version": self.chart.version}
+        path = self.chart.path
+        if path is None and self.resolve_chart is not None:
+            peek = getattr(self.resolve_chart, "peek", None)
+            path = peek() if callable(peek) else None
+        if path is not None:
+            chart_id["content"] = chart_content_digest(path)
+        else:
+            chart_id["repo"] = self.chart.repo
         payload = json.dumps({"chart": chart_id, "values": self.values, "release": self.release,
                               "namespace": self.namespace}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def describe(self) -> list[str]:
-        lines = [f"helm install/upgrade release {self.namespace}/{self.release} from {self.chart.describe()}"]
+        lines = [f"helm install/upgrade release {self.namespace}/{self.release} from {self.chart.describe()}",
+                 f"the operator runs in namespace {self.namespace} (created if missing)"]
         if self.values:
             lines.append(f"with {len(self.values)} top-level value override(s): {', '.join(sorted(self.values))}")
         return lines + [f"then wait for {describe_gate(g)}" for g in self.gates]
@@ -81,10 +89,29 @@ class HelmPhase:
                 world.namespaces.add(self.namespace)  # helm would create it (--create-namespace)
             applier = Applier(ctx.require_kube(), waiter(ctx), dry_run=True, progress=ctx.progress, world=world)
             return applier.apply(objects, ctx.deadline).applied
+        chart = self.installable_chart()
+        namespace = ObjectRef("v1", "Namespace", self.namespace)
+        # Helm creates the release namespace (--create-namespace) but never lists or deletes it: kfboot
+        # owns it when it did not exist before kfboot's first install, and uninstall removes it
+        ours = (ctx.record is not None and namespace in ctx.record.inventory) or \
+            ctx.require_kube().get_ref(namespace) is None
+        crds = self._apply_chart_crds(ctx, helm, chart)
         ctx.progress(f"helm upgrade --install {self.release} ({self.chart.name} {self.chart.version})")
-        refs = helm.install_or_upgrade(self.release, self.namespace, self.installable_chart(), self.values,
-                                       timeout=max(1.0, ctx.deadline - ctx.started))
-        return self._with_namespaces(ctx, refs)
+        refs = helm.install_or_upgrade(self.release, self.namespace, chart, self.values,
+                                       timeout=max(1.0, ctx.deadline - ctx.started), skip_crds=True)
+        return sorted(set(crds) | set(self._with_namespaces(ctx, refs)) | ({namespace} if ours else set()))
+
+    def _apply_chart_crds(self, ctx: PhaseContext, helm: Helm, chart: ChartRef) -> list[ObjectRef]:
+        """The chart's `crds/` the way kfboot applies manifest CRDs: server-side apply, then wait until
+        Established, so the release's custom resources map (Helm 4 does not wait for its own CRDs), and
+        an upgrade updates them (Helm never upgrades `crds/`). Helm then runs with --skip-crds."""
+        from kfboot.k8s.apply import Applier
+
+        crds = helm.chart_crds(chart, self.values, release=self.release, namespace=self.namespace)
+        if not crds:
+            return []
+        applier = Applier(ctx.require_kube(), waiter(ctx), parallel=ctx.parallel, progress=ctx.progress)
+        return applier.apply(crds, ctx.deadline).applied
 
     def _namespaced(self, ctx: PhaseContext, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """`helm template` leaves metadata.namespace out where the chart does; Helm uses the release's."""
@@ -129,3 +156,29 @@ def _is_namespaced(ctx: PhaseContext, api_version: str, kind: str) -> bool:
         return ctx.require_kube().resource(api_version, kind).namespaced
     except NotFound:  # a kind whose CRD is not installed yet: the chart's own CRDs come first
         return False
+
+
+def chart_content_digest(path: Any) -> str:
+    """The files of a chart (directory or .tgz), by path below the chart's top directory: archive
+    metadata (timestamps, owners), Chart.yaml's layout and where the chart lies do not count."""
+    import tarfile
+    from pathlib import Path
+
+    root = Path(path)
+    files: list[tuple[str, bytes]] = []
+    if root.is_dir():
+        files = [(p.relative_to(root).as_posix(), p.read_bytes()) for p in root.rglob("*") if p.is_file()]
+    else:
+        with tarfile.open(root) as tar:
+            for member in tar.getmembers():
+                handle = tar.extractfile(member) if member.isfile() else None
+                if handle is not None:
+                    files.append((member.name.split("/", 1)[-1], handle.read()))
+    digest = hashlib.sha256()
+    for name, data in sorted(files):
+        if name == "Chart.yaml":  # `helm package` rewrites it (key order, line wrapping): its data counts
+            import yaml
+
+            data = json.dumps(yaml.safe_load(data), sort_keys=True, default=str).encode()
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()

@@ -88,8 +88,12 @@ class ManifestPhase:
     def render(self, services: Services) -> Rendering:
         """The objects apply would receive, before transforms that read the cluster (listed instead)."""
         objects = self.source.render()
+        for transform in self.transforms:  # what a transform sets at install is left out (e.g. a password)
+            for_render = getattr(transform, "for_render", None)
+            objects = for_render(objects) if callable(for_render) else objects
         entry: dict[str, Any] = {"kind": "manifests", "source": self.source.describe()}
         later = [line for t in self.transforms if (line := _call(t, "describe", None))]
+        later += [line for t in self.transforms for line in _call(t, "render_notes", [])]
         if later:
             entry["atInstall"] = later  # transforms that read the cluster (never rendered: may hold secrets)
         return Rendering(objects, entry)

@@ -69,7 +69,10 @@ def render_phase(phase: Phase, services: Services) -> tuple[dict[str, str], dict
         rendering = Rendering([], {"kind": type(phase).__name__,
                                    "atInstall": ["this phase works against the live cluster only"]})
     entry.update(rendering.entry)
-    files = {**rendering.files, "manifests.yaml": dump_objects(rendering.objects)}
+    from kfboot.sources.known_password import scrub
+
+    # never upstream's well-known Dex login, whatever a phase renders
+    files = {**rendering.files, "manifests.yaml": scrub(dump_objects(rendering.objects))}
     entry["objects"] = len(rendering.objects)
     entry["files"] = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in files.items()}
     return files, entry

@@ -15,11 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kfboot.config.catalog import Catalog, load_catalog
 from kfboot.errors import ConfigError, KfbootError, UsageError
 from kfboot.k8s.waits import Progress
+
+if TYPE_CHECKING:
+    from kfboot.config.platform import Platform
 from kfboot.sources.bundle import (
     INDEX_FILE,
     BundleIndex,
@@ -44,18 +47,75 @@ class SourceTree:
     archive_sha256: str | None = None  # set by `pull`, which downloaded and hashed the archive
 
 
-def catalog_paths(catalog: Catalog) -> list[tuple[str, str]]:
-    """Every (source, kustomize path) any platform config could select, in catalog order, once each."""
+def catalog_paths(catalog: Catalog, platform: Platform | None = None) -> list[tuple[str, str]]:
+    """Every (source, kustomize path) any platform config could select, in catalog order, once each;
+    with a platform, only what it installs (its apps, Serverless paths if chosen, kind variants)."""
+    from kfboot.config.platform import KServeComponent, KubeflowComponent, installs
+
     seen: dict[tuple[str, str], None] = {}
-    for entry in catalog.components.values():
+    for name, entry in catalog.components.items():
         spec = entry.manifests
-        if spec is None:
+        if spec is None or (platform is not None and not installs(platform, catalog, name)):
             continue
-        paths = [*spec.serverless_paths, *spec.paths, *(p for app in spec.apps.values() for p in app),
-                 *spec.kind_paths.values()]
+        comp = platform.components.get(name) if platform is not None else None
+        apps = [a for a in spec.apps if not isinstance(comp, KubeflowComponent) or a in comp.apps]
+        serverless = spec.serverless_paths if not isinstance(comp, KServeComponent) or \
+            comp.deployment_mode == "Serverless" else []
+        paths = [*serverless, *spec.paths, *(p for app in apps for p in spec.apps[app])]
+        paths += [spec.kind_paths[p] for p in paths if p in spec.kind_paths]
         for p in paths:
             seen.setdefault((spec.source, p.strip("/")), None)
     return list(seen)
+
+
+def helm_components(catalog: Catalog, platform: Platform | None = None) -> list[str]:
+    """The Helm components a bundle packs a chart for (with a platform: those it installs)."""
+    from kfboot.config.platform import installs
+
+    return [n for n, c in catalog.components.items()
+            if c.helm is not None and (platform is None or installs(platform, catalog, n))]
+
+
+def git_head(root: Path) -> str | None:
+    """The commit a git checkout is at (reads .git; no git needed), or None when not a checkout."""
+    git = root / ".git"
+    if git.is_file():  # a worktree or submodule: "gitdir: PATH"
+        target = git.read_text(encoding="utf-8").partition("gitdir:")[2].strip()
+        git = (root / target) if target else git
+    head = git / "HEAD"
+    if not head.is_file():
+        return None
+    value = head.read_text(encoding="utf-8").strip()
+    if not value.startswith("ref:"):
+        return value or None
+    ref = value.partition("ref:")[2].strip()
+    bases = [git]
+    if (git / "commondir").is_file():  # a worktree: branches live in the main repository's .git
+        bases.append((git / (git / "commondir").read_text(encoding="utf-8").strip()).resolve())
+    for base in bases:
+        loose = base / ref
+        if loose.is_file():
+            return loose.read_text(encoding="utf-8").strip()
+        packed = base / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                sha, _, name = line.partition(" ")
+                if name.strip() == ref:
+                    return sha
+    return None
+
+
+def tree_identity(tree: SourceTree, pinned: str) -> dict[str, Any]:
+    """What a source tree honestly is, for the bundle index: the pinned archive `pull` downloaded and
+    hashed, a git checkout (at the pinned commit or not), or a tree of unknown commit."""
+    if tree.archive_sha256:
+        return {"tree": f"the pinned archive (sha256 {tree.archive_sha256})", "tree_verified": True}
+    head = git_head(tree.root)
+    if head is None:
+        return {"tree": "a local tree of unknown commit (not a git checkout)", "tree_verified": False}
+    if head == pinned:
+        return {"tree": f"a git checkout at {head}", "tree_verified": True}
+    return {"tree": f"a git checkout at {head} (not the pinned commit)", "tree_verified": False}
 
 
 # -- kustomize ---------------------------------------------------------------------------------------
@@ -105,10 +165,18 @@ def render_path(root: Path, source: str, rel: str) -> str:
     except KfbootError as exc:
         remote = remote_bases(path)
         if remote:
-            first = exc.message.splitlines()[0][:300]
             raise KfbootError(f"{source}/{rel}: remote kustomize bases cannot be resolved offline: "
-                              f"{', '.join(remote)} ({first})") from None
+                              f"{', '.join(remote)} ({kustomize_error(exc.message)[:300]})") from None
         raise
+
+
+def kustomize_error(message: str) -> str:
+    """The line of kustomize's output that says what failed, not a deprecation warning before it
+    (kubeflow/manifests' pipeline tree prints "# Warning: 'vars' is deprecated" first)."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    meaningful = [ln for ln in lines if not ln.lstrip("# ").lower().startswith("warning")]
+    errors = [ln for ln in meaningful if "error" in ln.lower()]
+    return (errors or meaningful or lines or [""])[0]
 
 
 def render_all(root: Path, paths: list[tuple[str, str]], progress: Progress) -> dict[tuple[str, str], str]:
@@ -159,10 +227,9 @@ def chart_metadata(path: Path) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def package_chart(path: Path, component: str, catalog: Catalog, dest: Path) -> ChartPin:
-    """Copy a .tgz or `helm package` a directory into dest/charts, checking it is the pinned chart."""
-    from kfboot import tools
-
+def check_chart(path: Path, component: str, catalog: Catalog) -> tuple[str, str]:
+    """(name, version) of a `--chart` if it is the chart and a version the catalog pins; checked for
+    every chart before anything is rendered, so a wrong chart fails in seconds, not after kustomize."""
     helm = catalog.components[component].helm
     assert helm is not None
     if not path.exists():
@@ -172,8 +239,21 @@ def package_chart(path: Path, component: str, catalog: Catalog, dest: Path) -> C
     if name != helm.chart:
         raise ConfigError([f"--chart {component}={path}: chart is {name!r}, the catalog pins {helm.chart!r}"])
     if version not in helm.versions:
-        raise ConfigError([f"--chart {component}={path}: {name} version {version!r} is not pinned "
-                           f"(pinned: {', '.join(helm.versions)})"])
+        devel = "-" in version.lstrip("v")  # semver pre-release: what `helm pull --devel` fetches
+        raise ConfigError(
+            [f"--chart {component}={path}: {name} version {version!r} is not pinned (pinned: {', '.join(helm.versions)})"
+             + (" and is a pre-release (-devel) chart" if devel else "")],
+            hint=(f"kfboot pins released charts only: fetch one with `helm pull {helm.chart} --repo {helm.repo} "
+                  f"--version {helm.version}` (without --devel)") if devel else
+                 f"fetch a pinned version: `helm pull {helm.chart} --repo {helm.repo} --version {helm.version}`")
+    return name, version
+
+
+def package_chart(path: Path, component: str, catalog: Catalog, dest: Path) -> ChartPin:
+    """Copy a .tgz or `helm package` a directory into dest/charts, checking it is the pinned chart."""
+    from kfboot import tools
+
+    name, version = check_chart(path, component, catalog)
     rel = chart_file(name, version)
     target = dest / rel
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -200,22 +280,20 @@ def default_helm_values(catalog: Catalog) -> dict[str, tuple[dict[str, Any], str
             for name, entry in catalog.components.items() if entry.helm is not None}
 
 
-def chart_images(dest: Path, pins: list[ChartPin], catalog: Catalog) -> list[str]:
-    """Images of each chart as kfboot would install it (helm template with kfboot's default values)."""
+def chart_objects(dest: Path, pins: list[ChartPin], catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
+    """Each chart's objects as kfboot would install it (helm template with kfboot's default values)."""
     from kfboot.helm import ChartRef, Helm
-    from kfboot.sources.images import images_of
 
     if not pins:
-        return []
+        return {}
     defaults = default_helm_values(catalog)
     helm = Helm(None, None)
-    images: set[str] = set()
+    out: dict[str, list[dict[str, Any]]] = {}
     for pin in pins:
         values, release, namespace = defaults.get(pin.component, ({}, pin.component, pin.component))
-        objects = helm.template(ChartRef(pin.name, pin.version, path=dest / pin.file), values,
-                                release=release, namespace=namespace)
-        images.update(images_of(objects))
-    return sorted(images)
+        out[pin.component] = helm.template(ChartRef(pin.name, pin.version, path=dest / pin.file), values,
+                                           release=release, namespace=namespace)
+    return out
 
 
 def _tool_versions() -> dict[str, str]:
@@ -239,67 +317,88 @@ def _prepare_target(out: Path, force: bool) -> None:
         raise UsageError(f"{out} already exists and is not empty", hint="pass --force to replace it")
 
 
-def _check_inputs(catalog: Catalog, sources: dict[str, SourceTree], charts: dict[str, Path]) -> list[str]:
+def _check_inputs(catalog: Catalog, sources: dict[str, SourceTree], charts: dict[str, Path],
+                  platform: Platform | None = None) -> list[str]:
     """Refuse (before writing anything) charts that are not Helm components, and missing charts or trees.
 
-    Returns the Helm components, in catalog order."""
-    helm_components = [n for n, c in catalog.components.items() if c.helm is not None]
-    unknown = sorted(set(charts) - set(helm_components))
+    Returns the Helm components to pack, in catalog order."""
+    everything = helm_components(catalog)
+    wanted = helm_components(catalog, platform)
+    unknown = sorted(set(charts) - set(everything))
     if unknown:
         raise UsageError(f"--chart: {', '.join(unknown)} is not a Helm component "
-                         f"(Helm components: {', '.join(helm_components)})")
-    missing = [n for n in helm_components if n not in charts]
+                         f"(Helm components: {', '.join(everything)})")
+    missing = [n for n in wanted if n not in charts]
     if missing:
         raise UsageError(f"no chart given for {', '.join(missing)}",
-                         hint="pass --chart NAME=PATH (an unpacked chart directory or a .tgz) for each")
-    for name in sorted({s for s, _ in catalog_paths(catalog)}):
+                         hint="pass --chart NAME=PATH (an unpacked chart directory or a .tgz) for each"
+                              + ("" if platform is not None else ", or -f kfboot.yaml to pack only what it enables"))
+    for name in sorted({s for s, _ in catalog_paths(catalog, platform)}):
         if name not in sources:
             raise UsageError(f"no tree given for source {name}", hint="pass --manifests PATH")
         if not sources[name].root.is_dir():
             raise ConfigError([f"{sources[name].root}: the {name} tree does not exist"])
-    return helm_components
+    return wanted
 
 
-def _write_manifests(tmp: Path, sources: dict[str, SourceTree], catalog: Catalog,
-                     progress: Progress) -> tuple[list[RenderedPath], set[str]]:
-    """Render every catalog path into tmp/manifests; returns the index entries and the images they use."""
+def _write_manifests(tmp: Path, sources: dict[str, SourceTree], catalog: Catalog, progress: Progress,
+                     platform: Platform | None = None,
+                     ) -> tuple[list[RenderedPath], set[str], dict[tuple[str, str], list[dict[str, Any]]]]:
+    """Render every catalog path into tmp/manifests; returns the index entries, the images they use and
+    the objects of each path."""
     from kfboot.k8s.manifests import parse_manifests
     from kfboot.sources.images import images_of
+    from kfboot.sources.known_password import scrub
 
-    paths = catalog_paths(catalog)
+    paths = catalog_paths(catalog, platform)
     rendered: list[RenderedPath] = []
     images: set[str] = set()
+    parsed: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for name in sorted({s for s, _ in paths}):
         texts = render_all(sources[name].root, [p for p in paths if p[0] == name], progress)
         for (source, rel), text in texts.items():
-            images.update(images_of(parse_manifests(text, f"{source}/{rel}")))
+            text = scrub(text)  # upstream's well-known Dex password hash never enters a bundle
+            parsed[(source, rel)] = parse_manifests(text, f"{source}/{rel}")
+            images.update(images_of(parsed[(source, rel)]))
             target = tmp / manifest_file(source, rel)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
             rendered.append(RenderedPath(source=source, path=rel, file=manifest_file(source, rel)))
-    return rendered, images
+    return rendered, images, parsed
 
 
 def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Path], *,
-                 catalog: Catalog | None = None, force: bool = False,
+                 catalog: Catalog | None = None, force: bool = False, platform: Platform | None = None,
                  progress: Progress = lambda _m: None) -> BundleIndex:
-    """Render every catalog path and pack every chart into `out`, then write the index last."""
+    """Render every catalog path and pack every chart into `out`, then write the index last. With a
+    platform (`bundle build -f kfboot.yaml`) only what it installs: a tree whose other paths cannot
+    be rendered here (remote bases of apps it does not use) still makes its bundle."""
     from kfboot import __version__
-    from kfboot.sources.images import VERIFY_IMAGES
+    from kfboot.sources.catalog_check import catalog_phases, require_ownership
+    from kfboot.sources.images import VERIFY_IMAGES, images_of
 
     catalog = catalog or load_catalog()
     _prepare_target(out, force)
-    helm_components = _check_inputs(catalog, sources, charts)
-    needed = sorted({s for s, _ in catalog_paths(catalog)})
+    packed = _check_inputs(catalog, sources, charts, platform)
+    for component in packed:  # chart versions first: seconds, before minutes of kustomize
+        check_chart(charts[component], component, catalog)
+    needed = sorted({s for s, _ in catalog_paths(catalog, platform)})
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        rendered, images = _write_manifests(tmp, sources, catalog, progress)
+        rendered, images, parsed = _write_manifests(tmp, sources, catalog, progress, platform)
         pins = []
-        for component in helm_components:
+        for component in packed:
             pins.append(package_chart(charts[component], component, catalog, tmp))
             progress(f"packed chart {pins[-1].name} {pins[-1].version}")
-        images.update(chart_images(tmp, pins, catalog))
+        charted = chart_objects(tmp, pins, catalog)
+        images.update(i for objects in charted.values() for i in images_of(objects))
+        phases = catalog_phases(catalog, lambda src, rel: parsed.get((src, rel.strip("/")), []), charted)
+        if platform is not None:  # its own components only; what it takes as external is not here
+            from kfboot.config.platform import installs
+
+            phases = [p for p in phases if installs(platform, catalog, p.name)]
+        require_ownership(phases, "bundle build", unowned=platform is None)
         images.update(VERIFY_IMAGES)  # run by `kfboot verify-gpu`, not by any manifest
         images.update(catalog.verify.images.values())  # and what `kfboot verify` runs
         files = [FileEntry(path=p.relative_to(tmp).as_posix(), sha256=sha256_file(p), size=p.stat().st_size)
@@ -310,7 +409,8 @@ def build_bundle(out: Path, sources: dict[str, SourceTree], charts: dict[str, Pa
             tools=_tool_versions(),
             sources={n: SourcePin(repo=catalog.sources[n].repo, version=catalog.sources[n].version,
                                   commit=catalog.sources[n].commit, archive=catalog.sources[n].archive,
-                                  archive_sha256=sources[n].archive_sha256) for n in needed},
+                                  archive_sha256=sources[n].archive_sha256,
+                                  **tree_identity(sources[n], catalog.sources[n].commit)) for n in needed},
             charts=pins, manifests=rendered, files=files, images=sorted(images),
         )
         (tmp / INDEX_FILE).write_text(index.dump(), encoding="utf-8")

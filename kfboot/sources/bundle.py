@@ -31,6 +31,16 @@ class SourcePin(StrictModel):
     commit: str
     archive: str | None = None
     archive_sha256: str | None = Field(default=None, alias="archiveSha256")  # known when `pull` downloaded it
+    # what the tree really was: the pinned archive (pull), a git checkout at some commit, or unknown
+    tree: str | None = None
+    tree_verified: bool | None = Field(default=None, alias="treeVerified")  # known to be the pinned commit
+
+    def unverified(self) -> str | None:
+        """Why this bundle's manifests may not be the pinned upstream (None when they are, or unknown
+        because the bundle predates the record)."""
+        if self.tree_verified is False:
+            return f"its {self.version} manifests were rendered from {self.tree}, not verified as commit {self.commit[:12]}"
+        return None
 
 
 class ChartPin(StrictModel):
@@ -193,7 +203,8 @@ class Bundle:
             if m.source == source and m.path == path.strip("/"):
                 return m
         raise KfbootError(f"bundle {self.root} has no rendered {source} path {path}",
-                          hint="the bundle was made for another catalog; rebuild it with this kfboot")
+                          hint="the bundle was made for another catalog, or with `bundle build -f` for a platform "
+                               "that does not install this; rebuild it with this kfboot and config")
 
     def manifest_text(self, source: str, path: str) -> str:
         return self.read_text(self.manifest_entry(source, path).file)

@@ -3,8 +3,10 @@
 Generic on purpose (no per-kind tables): pod specs sit at different depths in Deployments,
 CronJobs, Knative Services, InferenceServices, ServingRuntimes…, but always as lists named
 `containers`/`initContainers`/`ephemeralContainers` whose items have an `image`. Operators also keep
-images in ConfigMaps (Knative `queue-sidecar-image`, KServe JSON and Katib YAML config) and in CR fields
-(`image:`, or GPU Operator style `repository`/`image`/`version`); those are picked up too.
+images in ConfigMaps (Knative `queue-sidecar-image`, KServe JSON and Katib YAML config, the notebook
+spawner's image options, KFP's `cacheImage`), in controllers' env (`V2_DRIVER_IMAGE`) and in CR fields
+(`image:`, or GPU Operator style `repository`/`image`/`version`); those are picked up too. Placeholders
+(`$VOLUME_VIEWER_IMAGE`) are not images.
 """
 
 from __future__ import annotations
@@ -26,14 +28,23 @@ _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 _IMAGE = re.compile(r"^[a-z0-9][a-z0-9._\-/:]*[a-z0-9](:[\w][\w.\-]{0,127})?(@sha256:[a-f0-9]{64})?$")
 
 
-def looks_like_image(value: str) -> bool:
-    """A plausible image reference with a tag or digest (bare words like 'nginx' are ambiguous)."""
+def looks_like_image(value: str, *, untagged: bool = False) -> bool:
+    """A plausible image reference with a tag or digest (bare words like 'nginx' are ambiguous). With
+    `untagged` (where the field says it is an image), also a registry path without tag
+    (`ghcr.io/containerd/busybox`, pulled as :latest)."""
     value = value.strip()
     if not value or " " in value or "{" in value or "$" in value:
         return False
     if ":" not in value and "@" not in value:
-        return False
+        first = value.split("/", 1)[0]
+        if not (untagged and "/" in value and "." in first):
+            return False
     return bool(_IMAGE.match(value)) and not value.startswith(("http:", "https:"))
+
+
+def _is_placeholder(value: str) -> bool:
+    """Templating left for someone else to fill (`$VOLUME_VIEWER_IMAGE`, `{{ .ProxyImage }}`)."""
+    return "$" in value or "{" in value or " " in value
 
 
 def _walk(node: Any) -> Iterator[str]:
@@ -42,10 +53,13 @@ def _walk(node: Any) -> Iterator[str]:
             items = node.get(key)
             if isinstance(items, list):
                 for item in items:
-                    if isinstance(item, dict) and isinstance(item.get("image"), str) and item["image"].strip():
-                        yield item["image"].strip()
-                    if isinstance(item, dict):
-                        yield from _flag_images(item)
+                    if not isinstance(item, dict):
+                        continue
+                    image = item.get("image")
+                    if isinstance(image, str) and image.strip() and not _is_placeholder(image):
+                        yield image.strip()
+                    yield from _flag_images(item)
+                    yield from _env_images(item)
         image, repo, version = node.get("image"), node.get("repository"), node.get("version")
         if isinstance(image, str) and isinstance(repo, str) and isinstance(version, str) and "/" not in image:
             yield f"{repo.rstrip('/')}/{image}:{version}"  # GPU Operator ClusterPolicy style
@@ -75,6 +89,15 @@ def _flag_images(container: dict[str, Any]) -> Iterator[str]:
             yield value.strip()
 
 
+def _env_images(container: dict[str, Any]) -> Iterator[str]:
+    """Images a controller launches, named in its env (`V2_DRIVER_IMAGE`, `VOLUME_VIEWER_IMAGE`)."""
+    for env in container.get("env") or []:
+        if not isinstance(env, dict) or not isinstance(env.get("value"), str):
+            continue
+        if str(env.get("name", "")).upper().endswith("IMAGE") and looks_like_image(env["value"], untagged=True):
+            yield env["value"].strip()
+
+
 def _config_values(obj: dict[str, Any]) -> Iterator[str]:
     """Images inside ConfigMap data: `*image` keys, and JSON documents with `image` fields."""
     data = obj.get("data")
@@ -83,7 +106,7 @@ def _config_values(obj: dict[str, Any]) -> Iterator[str]:
     for key, value in data.items():
         if not isinstance(value, str):
             continue
-        if key.lower().endswith("image") and looks_like_image(value):
+        if key.lower().endswith("image") and looks_like_image(value, untagged=True):
             yield value.strip()
         elif value.lstrip().startswith(("{", "[")):
             try:
@@ -106,12 +129,13 @@ def _yaml_images(text: str) -> Iterator[str]:
 
 
 def _values_under_image_keys(node: Any) -> Iterator[str]:
-    """`image: {value: ref}` shapes (jupyter spawner defaults) and `image: ref` anywhere."""
+    """`image: {value: ref, options: [ref, …]}` shapes (the notebook spawner's `image`,
+    `imageGroupOne`, … : every option is an image a user can start) and `image: ref` anywhere."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if (key == "image" and isinstance(value, dict) and isinstance(value.get("value"), str)
-                    and looks_like_image(value["value"])):
-                yield value["value"].strip()
+            if "image" in str(key).lower() and isinstance(value, dict):
+                choices = [value.get("value"), *(value.get("options") or [])]
+                yield from (c.strip() for c in choices if isinstance(c, str) and looks_like_image(c))
             yield from _values_under_image_keys(value)
     elif isinstance(node, list):
         for item in node:

@@ -150,6 +150,13 @@ class CachedUpstream:
         return f"{self.name} {self.version} ({self.commit[:12]}, {where}): " + ", ".join(self.paths)
 
     def fingerprint(self) -> str:
+        """From content, the same as the same bundle given as `--bundle`, once the cache holds it; before
+        that (a plan that must not download) the pin identifies the content."""
+        from kfboot.sources.bundle import INDEX_FILE
+
+        cached = cache_bundle_dir()
+        if (cached / INDEX_FILE).is_file():
+            return BundleManifests(cached, self.name, self.paths).fingerprint()
         return pin_fingerprint(self.name, self.commit, self.paths)  # UpstreamTree's: no download to plan
 
     def render(self) -> list[dict[str, Any]]:
@@ -163,3 +170,28 @@ def bundle_chart_path(root: Path, component: str, version: str) -> Path:
 
 def bundle_root(value: Path | str) -> Path:
     return Path(os.path.abspath(value))
+
+
+@dataclass(frozen=True)
+class CachedChart:
+    """A resolver for the verified .tgz of `chart` in the cache bundle (pulled on first call)."""
+
+    component: str
+    chart: Any
+
+    def __call__(self) -> Any:
+        from kfboot.helm import ChartRef
+
+        path = bundle_chart_path(ensure_cache_bundle(), self.component, self.chart.version)
+        return ChartRef(self.chart.name, self.chart.version, path=path)
+
+    def peek(self) -> Path | None:
+        """The cached, verified .tgz if the cache already holds it (never downloads: for digests)."""
+        from kfboot.sources.bundle import INDEX_FILE
+
+        root = cache_bundle_dir()
+        if not (root / INDEX_FILE).is_file():
+            return None
+        bundle = _open(root)
+        found = [c for c in bundle.index.charts if c.component == self.component and c.version == self.chart.version]
+        return bundle.verify_file(found[0].file) if found else None  # a tampered chart fails here, by name
