@@ -503,9 +503,9 @@ def test_daemonset_counts_nodes(api: ApiClient, fk: FakeKube) -> None:
     ds = {**deployment("agent"), "kind": "DaemonSet"}
     ds["spec"].pop("replicas")
     apps(api).create_namespaced_daemon_set(NS, ds)
-    d = wait_for(lambda: (x := apps(api).read_namespaced_daemon_set("agent", NS)).status and x.status.number_ready
-                 and x)
-    assert d.status.desired_number_scheduled == 1 == d.status.number_available
+    d = wait_for(lambda: (x := apps(api).read_namespaced_daemon_set("agent", NS)).status
+                 and x.status.observed_generation and x)
+    assert d.status.desired_number_scheduled == 0 == d.status.number_ready  # no Node, no daemon pod
     for n in ("n1", "n2"):
         fk.put({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n}})
     apps(api).create_namespaced_daemon_set(NS, {**ds, "metadata": {"name": "agent2"}})

@@ -196,6 +196,10 @@ def _manifest_phase(name: str, entry: ComponentEntry, platform: Platform, catalo
     tree = UpstreamTree(spec.source, source.version, source.commit, source.archive, tuple(paths),
                         root=options.manifests_root)
     transforms = [_dex_initial_user(comp)] if isinstance(comp, DexComponent) else []
+    if isinstance(comp, KServeComponent):
+        from kfboot.phases.kserve_mode import KServeDeploymentMode
+
+        transforms.append(KServeDeploymentMode(comp.deployment_mode))
     if options.kind_cluster:
         from kfboot.phases.kind_replicas import ModestReplicas
 

@@ -52,6 +52,11 @@ class ModestReplicas:
     def describe(self) -> str:
         return f"kind cluster: at most {self.limit} replica per Deployment, StatefulSet and HorizontalPodAutoscaler"
 
+    applied_in_render = True  # pure: `kfboot render` shows its result
+
+    def for_render(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return modest_replicas(objects, self.limit)[0]
+
     def __call__(self, ctx: PhaseContext, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         capped, changed = modest_replicas(objects, self.limit)
         for line in changed:

@@ -92,7 +92,9 @@ class ManifestPhase:
             for_render = getattr(transform, "for_render", None)
             objects = for_render(objects) if callable(for_render) else objects
         entry: dict[str, Any] = {"kind": "manifests", "source": self.source.describe()}
-        later = [line for t in self.transforms if (line := _call(t, "describe", None))]
+        # pure transforms (`applied_in_render`) are in the objects already; the rest happen at install
+        later = [line for t in self.transforms
+                 if not getattr(t, "applied_in_render", False) and (line := _call(t, "describe", None))]
         later += [line for t in self.transforms for line in _call(t, "render_notes", [])]
         if later:
             entry["atInstall"] = later  # transforms that read the cluster (never rendered: may hold secrets)

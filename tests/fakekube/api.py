@@ -10,7 +10,6 @@ import base64
 import copy
 import json
 import random
-import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -18,18 +17,20 @@ from typing import Any
 
 import yaml
 
+from . import paging
 from . import patch as patchlib
+from . import schema as crd_schema
+from .admission import Admission
 from .defaults import apply_defaults
 from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found
 from .immutable import check_immutable
+from .names import check_name
 from .objects import comparable, now_iso, spec_part
 from .resources import Registry, ResourceType, has_generation
 from .selectors import parse_field_selector, parse_label_selector
 from .store import Store
 from .validation import validate_strict
 
-_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 CONTROLLER_MANAGER = "kube-controller-manager"
 FOREGROUND = "foregroundDeletion"
 
@@ -62,6 +63,7 @@ class WriteOptions:
     dry_run: bool = False
     force: bool = False
     subresource: str = ""
+    admit: bool = False  # a client request: admission webhooks apply (controller writes skip them)
 
 
 @dataclass
@@ -72,6 +74,9 @@ class Api:
     kube_version: str = "v1.34.0"
     _ip_lock: threading.Lock = field(default_factory=threading.Lock)
     _next_ip: int = 10
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.store)
 
     # ------------------------------------------------------------------ helpers
     def new_uid(self) -> str:
@@ -131,10 +136,7 @@ class Api:
             else:
                 raise invalid(rt.group, rt.kind, "", "name or generateName is required", "metadata.name")
         name = md["name"]
-        pattern = _LABEL_RE if rt.kind in ("Namespace", "Service") else _NAME_RE
-        if len(name) > 253 or not pattern.match(name):
-            raise invalid(rt.group, rt.kind, name, f"Invalid value: {name!r}: a lowercase RFC 1123 name",
-                          "metadata.name")
+        check_name(rt.group, rt.kind, name)
         if rt.namespaced:
             if md.get("namespace") and md["namespace"] != namespace:
                 raise bad_request(
@@ -216,22 +218,35 @@ class Api:
 
     def list(
         self, rt: ResourceType, namespace: str | None, label_selector: str | None = None,
-        field_selector: str | None = None,
+        field_selector: str | None = None, limit: int = 0, continue_token: str = "",
     ) -> dict[str, Any]:
+        """A list in key order (namespace/name); with ``limit``, one page and a ``continue`` token."""
         label_match = parse_label_selector(label_selector)
         field_match = parse_field_selector(field_selector)
+        start = ""
+        if continue_token:
+            start, token_rv = paging.decode_continue(continue_token)
         with self.store.lock:
             rv = self.store.resource_version
             items = self.store.list(self.registry.storage_key(rt), namespace if rt.namespaced else None)
-        items = [
-            self._for_version(rt, o) for o in items
-            if label_match(o["metadata"].get("labels") or {}) and field_match(o)
-        ]
+        if continue_token:
+            rv = token_rv  # every page is served at the first page's resourceVersion
+        items = sorted(
+            (o for o in items if label_match(o["metadata"].get("labels") or {}) and field_match(o)),
+            key=paging.key_of,
+        )
+        meta: dict[str, Any] = {"resourceVersion": str(rv)}
+        if start:
+            items = [o for o in items if paging.key_of(o) >= start]
+        if limit > 0 and len(items) > limit:
+            meta["continue"] = paging.encode_continue(paging.key_of(items[limit - 1]) + "\x00", rv)
+            meta["remainingItemCount"] = len(items) - limit
+            items = items[:limit]
         return {
             "kind": rt.list_kind or f"{rt.kind}List",
             "apiVersion": rt.api_version,
-            "metadata": {"resourceVersion": str(rv)},
-            "items": items,
+            "metadata": meta,
+            "items": [self._for_version(rt, o) for o in items],
         }
 
     # ------------------------------------------------------------------ create
@@ -268,11 +283,26 @@ class Api:
                 obj["status"] = copy.deepcopy(_INITIAL_STATUS.get(rt.kind, {}))
         self._defaults(rt, obj)
         self._normalize(rt, obj)
+        self._custom_schema(rt, obj, None, opts)
+        if opts.admit:
+            self.admission.admit(rt, "CREATE", obj, None)
         if opts.manager:
             md["managedFields"] = self._render_owners(
                 None, {opts.manager: fields}, opts.manager, operation, rt.api_version, ""
             )
         return obj
+
+    def _custom_schema(
+        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, opts: WriteOptions
+    ) -> None:
+        """Custom resources: prune, default and validate against the CRD's schema (schema.py)."""
+        if not rt.crd or opts.subresource == "seed":
+            return
+        crd = self.store.peek(("apiextensions.k8s.io", "customresourcedefinitions"), "", rt.crd)
+        if crd is None:
+            return
+        crd_schema.check(crd, rt.version, rt.group, obj, old, opts.field_validation == "Strict",
+                         opts.subresource)
 
     def _strict(self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions) -> None:
         if opts.field_validation == "Strict" and not opts.subresource:
@@ -363,6 +393,9 @@ class Api:
         if not opts.subresource:
             apply_defaults(rt.kind, new, current)
             check_immutable(rt, current, new)
+        self._custom_schema(rt, new, current, opts)
+        if opts.admit and opts.subresource in ("", "status"):  # even a no-op update is admitted first
+            self.admission.admit(rt, "UPDATE", new, current, opts.subresource)
         spec_changed = spec_part(new) != spec_part(current)
         if has_generation(rt):
             md["generation"] = cur_md.get("generation", 1) + (1 if spec_changed else 0)
@@ -502,7 +535,7 @@ class Api:
     # ------------------------------------------------------------------ delete
     def delete(
         self, rt: ResourceType, namespace: str, name: str, options: dict[str, Any] | None,
-        dry_run: bool = False, propagation: str | None = None,
+        dry_run: bool = False, propagation: str | None = None, admit: bool = False,
     ) -> dict[str, Any]:
         ns = namespace if rt.namespaced else ""
         options = options or {}
@@ -517,6 +550,8 @@ class Api:
             if pre.get("uid") and pre["uid"] != current["metadata"]["uid"]:
                 raise conflict(rt.group, rt.plural, name, "the UID in the precondition does not match")
             current = self._for_version(rt, current)
+            if admit and not md_deleting(current):
+                self.admission.admit(rt, "DELETE", current, None)
             if dry_run:
                 return current
             propagation = propagation or options.get("propagationPolicy")
@@ -551,6 +586,10 @@ class Api:
                 if any(r.get("uid") == uid for r in refs):
                     obj["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != uid]
                     self.store.replace(key, obj)
+
+
+def md_deleting(obj: dict[str, Any]) -> bool:
+    return bool(obj["metadata"].get("deletionTimestamp"))
 
 
 def _load_apply_body(body: bytes) -> Any:

@@ -19,9 +19,11 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import scheduling
 from .api import FOREGROUND, WriteOptions
 from .errors import ApiError
 from .objects import get_condition, now_iso, owner_ref, set_condition
+from .operators import Operators
 from .resources import ResourceType
 from .selectors import selector_from_match
 
@@ -52,6 +54,8 @@ class Controllers:
         self._hash_cache: dict[tuple[str, int], str] = {}
         self._snap: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
         self._by_owner: dict[str, list[tuple[tuple[str, str], dict[str, Any]]]] = {}
+        self.operators = Operators(self)
+        self._evented: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ loop
     def start(self) -> None:
@@ -94,6 +98,16 @@ class Controllers:
 
     def _is_ready_now(self, obj: dict[str, Any]) -> bool:
         at = self._ready_at(obj)
+        if time.monotonic() >= at:
+            return True
+        self._due(at)
+        return False
+
+    def _established_now(self, crd: dict[str, Any]) -> bool:
+        delay = self.fake.crd_establish_delay
+        if delay is None:
+            return self._is_ready_now(crd)
+        at = self.store.spec_changed_at.get(crd["metadata"].get("uid", ""), 0.0) + delay
         if time.monotonic() >= at:
             return True
         self._due(at)
@@ -162,6 +176,7 @@ class Controllers:
         self.pvcs()
         self.apiservices()
         self.services()
+        self.operators.reconcile()
         self.hooks()
 
     # ------------------------------------------------------------------ CRDs
@@ -176,7 +191,7 @@ class Controllers:
                 self._crd_cleanup(crd_rt, crd)
                 continue
             if not established:
-                if self._held("CustomResourceDefinition", crd) or not self._is_ready_now(crd):
+                if self._held("CustomResourceDefinition", crd) or not self._established_now(crd):
                     continue
                 if CRD_FINALIZER not in (crd["metadata"].get("finalizers") or []):
                     new = copy.deepcopy(crd)
@@ -378,7 +393,9 @@ class Controllers:
                 },
                 "spec": tmpl.get("spec") or {},
             }
-            pod["spec"]["nodeName"] = (node_names[i] if node_names else None) or "fake-node"
+            node = node_names[i] if node_names else self._place(pod["spec"])
+            if node:
+                pod["spec"]["nodeName"] = node
             self._create(pod_rt, pod)
         return keep
 
@@ -418,6 +435,8 @@ class Controllers:
                 continue
             current = pod.get("status") or {}
             if current.get("phase") in ("Succeeded", "Failed"):
+                continue
+            if self._cannot_start(pod_rt, pod):
                 continue
             job_name = (md.get("labels") or {}).get("batch.kubernetes.io/job-name")
             forced = self.fake._job_pod_status.get((md["namespace"], job_name)) if job_name else None
@@ -460,6 +479,54 @@ class Controllers:
                  "image": c.get("image", ""), "imageID": "", "state": {"running": {"startedAt": status["startTime"]}}}
                 for c in containers]
             self._write_status(pod_rt, pod, status)
+
+    def _place(self, pod_spec: dict[str, Any]) -> str | None:
+        """The scheduler's pick: the first fitting Node; "fake-node" in a cluster without Nodes."""
+        nodes = self._list("v1", "Node")
+        if not nodes:
+            return "fake-node"
+        return next((n["metadata"]["name"] for n in nodes if scheduling.why_not(pod_spec, n) is None), None)
+
+    def _event_once(self, key: tuple[str, str], events: list[dict[str, Any]]) -> None:
+        if key in self._evented:
+            return
+        self._evented.add(key)
+        for ev in events:
+            self._create(self.rt("v1", "Event"), ev)
+
+    def _cannot_start(self, pod_rt: ResourceType, pod: dict[str, Any]) -> bool:
+        """Unschedulable (no Node fits) or an image that cannot be pulled: Pending, with the Events."""
+        md, spec = pod["metadata"], pod.get("spec") or {}
+        if not spec.get("nodeName") and self._place(spec) is None:
+            nodes = self._list("v1", "Node")
+            message = scheduling.failed_scheduling_message(spec, nodes)
+            status = copy.deepcopy(pod.get("status") or {})
+            status["phase"] = "Pending"
+            set_condition(status, "PodScheduled", "False", "Unschedulable", message)
+            self._write_status(pod_rt, pod, status)
+            self._event_once((md["uid"], "FailedScheduling"), [scheduling.event(
+                pod, "FailedScheduling", message, "Warning", "default-scheduler")])
+            return True
+        bad = [c for c in spec.get("containers") or [] if c.get("image") in self.fake.unpullable_images]
+        if not bad:
+            return False
+        host = spec.get("nodeName", "")
+        status = copy.deepcopy(pod.get("status") or {})
+        status["phase"] = "Pending"
+        status.setdefault("hostIP", "172.18.0.2")
+        set_condition(status, "PodScheduled", "True")
+        set_condition(status, "Ready", "False", "ContainersNotReady",
+                      f"containers with unready status: [{' '.join(c.get('name', '') for c in bad)}]")
+        status["containerStatuses"] = [
+            {"name": c.get("name", ""), "ready": False, "started": False, "restartCount": 0, "image": c.get("image"),
+             "imageID": "", "state": {"waiting": {"reason": "ImagePullBackOff",
+                                                  "message": f'Back-off pulling image "{c.get("image")}"'}}}
+            for c in bad]
+        self._write_status(pod_rt, pod, status)
+        for c in bad:
+            self._event_once((md["uid"], f"pull:{c.get('name')}"),
+                             scheduling.image_pull_events(pod, c.get("name", ""), c.get("image", ""), host))
+        return True
 
     @staticmethod
     def _pod_ip(pod: dict[str, Any]) -> str:
@@ -617,12 +684,8 @@ class Controllers:
             if md.get("deletionTimestamp"):
                 continue
             template = spec.get("template") or {}
-            node_sel = (template.get("spec") or {}).get("nodeSelector") or {}
-            if nodes:
-                matching = [n["metadata"]["name"] for n in nodes
-                            if all((n["metadata"].get("labels") or {}).get(k) == v for k, v in node_sel.items())]
-            else:
-                matching = ["fake-node"]
+            pod_spec = template.get("spec") or {}
+            matching = [n["metadata"]["name"] for n in nodes if scheduling.why_not(pod_spec, n, daemon=True) is None]
             revision = short_hash(template)
             names = [f"{md['name']}-{short_hash([md['uid'], n], 5)}" for n in matching]
             pods = self._sync_pods(ds, names, template, {"controller-revision-hash": revision}, matching)
@@ -664,7 +727,8 @@ class Controllers:
                     "apiVersion": "v1", "kind": "Pod",
                     "metadata": {"name": f"{md['name']}-{short_hash([uid], 5)}", "namespace": ns,
                                  "labels": pod_labels, "ownerReferences": [owner_ref(job)]},
-                    "spec": {**(tmpl.get("spec") or {}), "nodeName": "fake-node"},
+                    "spec": {**(tmpl.get("spec") or {}),
+                             **({"nodeName": n} if (n := self._place(tmpl.get("spec") or {})) else {})},
                 })
                 status.setdefault("startTime", now_iso())
                 status["active"] = 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 _REASONS = {
@@ -97,11 +98,29 @@ def conflict(group: str, plural: str, name: str, why: str | None = None) -> ApiE
 
 
 def invalid(group: str, kind: str, name: str, message: str, field: str = "") -> ApiError:
-    causes = [{"reason": "FieldValueInvalid", "message": message, "field": field}] if field else []
+    return invalid_fields(group, kind, name, [FieldError("FieldValueInvalid", field, message)])
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One ``field.Error``: reason (FieldValueInvalid, FieldValueRequired, ...), path and message."""
+
+    reason: str
+    field: str
+    message: str
+
+    def text(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+def invalid_fields(group: str, kind: str, name: str, errors: list[FieldError]) -> ApiError:
+    """422 Invalid as ``errors.NewInvalid`` builds it: one error alone, several as ``[a, b]``."""
+    qualified = f"{kind}.{group}" if group else kind
+    texts = [e.text() for e in errors]
+    joined = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    causes = [{"reason": e.reason, "message": e.message, "field": e.field} for e in errors]
     return ApiError(
-        422,
-        f'{kind}.{group or "core"} "{name}" is invalid: {field + ": " if field else ""}{message}',
-        "Invalid",
+        422, f'{qualified} "{name}" is invalid: {joined}', "Invalid",
         {"name": name, "group": group, "kind": kind, "causes": causes},
     )
 

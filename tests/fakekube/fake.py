@@ -35,6 +35,15 @@ class FakeKube:
         # Every namespace gets kube-root-ca.crt and the default ServiceAccount, as in a real cluster.
         self.namespace_defaults = True
         self._ready_delay = ready_delay
+        # seconds from a CRD's creation to Established (None: ready_delay); real clusters take a moment
+        self.crd_establish_delay: float | None = None
+        # seconds cainjector takes to notice a new CA Secret and patch caBundle (a watch and a patch)
+        self.cainjector_delay = 0.0
+        # seconds a finalizer-owning controller (Kubeflow's profiles controller) takes to clean up
+        # after a deletion before it removes its finalizer; while it is not running, it never does
+        self.finalizer_delay = 0.0
+        # images no registry serves: their pods stay Pending in ImagePullBackOff, with kubelet's Events
+        self.unpullable_images: set[str] = set()
         self.registry = Registry()
         self.store = Store()
         self.api = Api(self.store, self.registry, random.Random(seed), kube_version=kube_version)

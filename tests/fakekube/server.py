@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from . import discovery, protobuf, sim_verify
+from . import discovery, paging, protobuf, sim_verify
 from .api import WriteOptions
 from .authz import METHOD_VERBS
 from .errors import ApiError, bad_request, status_body
@@ -167,7 +167,8 @@ class Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         fake = self.server.fake
         split = urllib.parse.urlsplit(self.path)
-        path = split.path.rstrip("/") or "/"
+        # Go's net/http hands the server the decoded path: `%3A` in an RBAC name is a `:`.
+        path = urllib.parse.unquote(split.path).rstrip("/") or "/"
         query = {k: v[0] for k, v in urllib.parse.parse_qs(split.query, keep_blank_values=True).items()}
         ctype = self.headers.get("Content-Type", "")
         self._status = 0
@@ -264,7 +265,8 @@ class Handler(BaseHTTPRequestHandler):
         manager = query.get("fieldManager") or self._default_manager()
         opts = WriteOptions(manager=manager, dry_run=dry_run, force=query.get("force") == "true",
                             field_validation=query.get("fieldValidation", ""),
-                            subresource=rp.subresource if rp.subresource in ("status", "finalize") else "")
+                            subresource=rp.subresource if rp.subresource in ("status", "finalize") else "",
+                            admit=True)
         if "cbor" in ctype.split(";")[0]:
             raise ApiError(415, f"the body of the request was in an unsupported media type: {ctype}",
                            "UnsupportedMediaType")
@@ -289,7 +291,8 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and rp.name is None:
             if query.get("watch") in ("true", "1"):
                 return self._watch(rp, query)
-            lst = api.list(rp.rt, rp.namespace, query.get("labelSelector"), query.get("fieldSelector"))
+            lst = api.list(rp.rt, rp.namespace, query.get("labelSelector"), query.get("fieldSelector"),
+                           limit=paging.parse_limit(query.get("limit")), continue_token=query.get("continue", ""))
             return self._send_object(200, lst, query)
         if method == "GET" and rp.subresource == "log":
             return self._send(200, fake._pod_log(ns, rp.name).encode(), "text/plain")
@@ -322,7 +325,7 @@ class Handler(BaseHTTPRequestHandler):
             if isinstance(options, dict) and "All" in (options.get("dryRun") or []):
                 dry_run = True
             result = api.delete(rp.rt, ns, rp.name, options if isinstance(options, dict) else {},
-                                dry_run=dry_run, propagation=query.get("propagationPolicy"))
+                                dry_run=dry_run, propagation=query.get("propagationPolicy"), admit=True)
             return self._send_json(200, result)
         raise ApiError(405, "method not allowed", "MethodNotAllowed")
 
