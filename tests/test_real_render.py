@@ -119,15 +119,6 @@ def journey(tmp_path_factory: pytest.TempPathFactory, bundle: Path) -> Any:
         yield j
 
 
-class KnownDefect(AssertionError):
-    """The step failed exactly as an issue-9 defect makes it fail (any other failure stays a failure)."""
-
-
-def _expect_defect(step: Step, text: str) -> None:
-    if step.exit_code != 0 and text in _why(step):
-        raise KnownDefect(_why(step))
-
-
 def _states(step: Step) -> dict[str, str]:
     return {p["phase"]: p["state"] for p in step.summary.get("phases") or []}
 
@@ -141,7 +132,7 @@ def _why(step: Step) -> str:
 def test_install_succeeds_and_the_operators_did_their_part(journey: Journey) -> None:
     install = journey.steps["install"]
     assert install.exit_code == 0, _why(install)
-    assert set(_states(install).values()) == {"ready"} and len(install.summary["phases"]) == 8
+    assert set(_states(install).values()) == {"ready"} and len(install.summary["phases"]) == 9
     assert journey.after_install["policy"]["status"]["state"] == "ready"
     hooks = journey.after_install["webhooks"]
     assert len(hooks) >= 20
@@ -162,14 +153,8 @@ def test_plan_and_status_read_only(journey: Journey) -> None:
         assert step.writes == 0
 
 
-# not strict: kfboot's deletion timing decides the race (the Profile was stranded in 3 of 4 runs while this test
-# was written); strict once issue 9 makes uninstall wait for the Profile before deleting its controller
-@pytest.mark.xfail(strict=False, raises=KnownDefect, reason="issue 9: uninstall issues deletion groups back to back, so the profiles "
-                   "controller is deleted before it removes its finalizer: \"kubeflow: stuck: Profile "
-                   "kubeflow-user-example-com is still terminating (finalizers: profile-finalizer)\"")
 def test_uninstall_removes_every_workload(journey: Journey) -> None:
     removed = journey.steps["uninstall"]
-    _expect_defect(removed, "is still terminating (finalizers: profile-finalizer)")
     assert removed.exit_code == 0, _why(removed)
     assert set(_states(removed).values()) == {"removed"}
     assert journey.after_install["deployments_left"] == []
@@ -195,9 +180,6 @@ components:
 """
 
 
-@pytest.mark.xfail(strict=True, raises=KnownDefect, reason='issue 9: Helm 4 and chart CRDs: with CRDs taking a moment to become '
-                   'Established, helm 4 install of the GPU Operator fails "resource mapping not found for name: '
-                   '\\"cluster-policy\\" ... ensure CRDs are installed first"')
 def test_gpu_operator_chart_installs_under_helm4(bundle: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     helm = _helm(HELM4)
@@ -207,6 +189,5 @@ def test_gpu_operator_chart_installs_under_helm4(bundle: Path, tmp_path: Path,
         _prepare(fk, monkeypatch, tmp_path, helm)
         j = Journey(fk, fk.write_kubeconfig(tmp_path / "kubeconfig", context=CONTEXT), bundle)
         step = j.run("helm4", "install", "-f", str(config))
-        _expect_defect(step, "ensure CRDs are installed first")
         assert step.exit_code == 0, _why(step)
         assert fk.get("nvidia.com/v1", "ClusterPolicy", "cluster-policy")["status"]["state"] == "ready"
