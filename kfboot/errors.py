@@ -39,6 +39,13 @@ class ConfigError(KfbootError):
         super().__init__("\n".join(self.problems), hint=hint)
 
 
+class EnvironmentProblem(KfbootError):
+    """Something every phase needs is missing (the pinned sources, a writable cache): a run stops at
+    the first phase that hits it and says it once, instead of failing every phase the same way."""
+
+    exit_code = EXIT_USAGE
+
+
 class ClusterError(KfbootError):
     """The cluster refused or failed a request that retries could not fix."""
 

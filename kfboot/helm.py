@@ -10,6 +10,7 @@ own state, so a no-op run never calls `helm upgrade` and never adds a release re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,12 +49,18 @@ class Helm:
         from pyhelm3.command import Command
 
         class _Command(Command):
-            """pyhelm3 has no way to pass extra flags (its disable_validation is broken): add ours."""
+            """pyhelm3's commands, run our way: with our extra flags (its disable_validation is broken),
+            and as a direct child that dies with kfboot (PDEATHSIG, like every `tools.run` child), not
+            through a shell that would outlive a SIGKILLed kfboot."""
 
             async def run(self, command: list[str], input: bytes | None = None) -> bytes:
                 if command and command[0] in ("install", "upgrade") and extra_install_args:
                     command = [*command, *extra_install_args]
-                return await super().run(command, input)
+                flags: list[str] = []
+                for flag, value in (("--kubeconfig", self._kubeconfig), ("--kube-context", self._kubecontext)):
+                    if value:
+                        flags += [flag, str(value)]
+                return await run_helm([self._executable, *map(str, command), *flags], input)
 
         import logging
 
@@ -127,6 +134,41 @@ class Helm:
             _run(self.client.uninstall_release(release, namespace=namespace, timeout=f"{int(timeout)}s", wait=False))
         except ReleaseNotFoundError:
             return
+
+
+async def run_helm(argv: list[str], input: bytes | None) -> bytes:
+    """Run one helm command (no shell; the child dies with kfboot); failures raise pyhelm3's errors."""
+    from pyhelm3 import errors
+    from pyhelm3.command import CHART_NOT_FOUND, CONNECTION_ERROR
+
+    from kfboot import tools
+
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.PIPE if input is not None else None,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, preexec_fn=tools.child_setup())
+    try:
+        stdout, stderr = await proc.communicate(input)
+    except asyncio.CancelledError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+            await proc.communicate()
+        raise
+    if proc.returncode == 0:
+        return stdout
+    text = stderr.decode(errors="replace").lower()
+    # the same reading of helm's stderr as pyhelm3's own Command.run
+    rules: list[tuple[bool, type[Exception]]] = [
+        ("context canceled" in text, errors.CommandCancelledError),
+        ("etcdserver" in text, errors.ConnectionError),
+        ("release: not found" in text, errors.ReleaseNotFoundError),
+        ("failed to render chart" in text or "execution error" in text, errors.FailedToRenderChartError),
+        ("rendered manifests contain a resource that already exists" in text, errors.ResourceAlreadyExistsError),
+        ("is invalid" in text, errors.InvalidResourceError),
+        (CHART_NOT_FOUND.search(text) is not None, errors.ChartNotFoundError),
+        (CONNECTION_ERROR.search(text) is not None, errors.ConnectionError),
+    ]
+    error_cls = next((cls for matched, cls in rules if matched), errors.Error)
+    raise error_cls(proc.returncode, stdout, stderr)
 
 
 async def _collect(awaitable: Any) -> list[Any]:

@@ -71,6 +71,7 @@ class Session:
     sources: Sources = field(default_factory=Sources)
     offline: bool = False
     kind: bool | None = None  # None: decided by the cluster (a `kind-*` context)
+    trace: Callable[[str, str, int, float], None] | None = None  # -v: every API request
 
     @cached_property
     def platform(self) -> Platform:
@@ -82,6 +83,7 @@ class Session:
         if self.offline:
             raise RuntimeError("an offline session has no cluster")
         kube = Kube.connect(self.target.kubeconfig, self.target.context)
+        kube.trace = self.trace
         kube.preflight()
         return kube
 
@@ -89,7 +91,9 @@ class Session:
         """A client with no preflight, for commands that report an unreachable cluster themselves (doctor)."""
         if self.offline:
             raise RuntimeError("an offline session has no cluster")
-        return Kube.connect(self.target.kubeconfig, self.target.context)
+        kube = Kube.connect(self.target.kubeconfig, self.target.context)
+        kube.trace = self.trace
+        return kube
 
     @property
     def is_kind(self) -> bool:

@@ -2,12 +2,14 @@
 
 cert-manager's own webhooks take their CA from a Secret (`cert-manager.io/inject-ca-from-secret`),
 the others from a Certificate (`…/inject-ca-from`). What those webhooks intercept (the ClusterIssuer
-applied right after) must wait for either kind, or it reaches a webhook the API server cannot trust.
+applied right after) must wait for either kind, or it reaches a webhook the API server cannot trust:
+the fake API server answers such a write as kube-apiserver does (500, `x509: certificate signed by
+unknown authority`) while the webhook's caBundle is empty, and its cainjector fills caBundle only a
+moment after the CA Secret appears, as the real one does.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,56 +26,22 @@ CERT_MANAGER = UPSTREAM / "common" / "cert-manager" / "overlays" / "kubeflow.yam
 HOOK_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
 
 
-class SlowCainjector:
-    """Fills caBundle of webhooks annotated for injection (either kind), `delay` seconds after they
-    appear, and remembers how many API requests had been made at that moment."""
-
-    def __init__(self, fk: Any, delay: float) -> None:
-        self.fk, self.delay = fk, delay
-        self.requests_before: dict[str, int] = {}
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.seen: dict[str, float] = {}
-
-    def _loop(self) -> None:
-        while not self.stop.wait(0.02):
-            for kind in HOOK_KINDS:
-                for hook in self.fk.list("admissionregistration.k8s.io/v1", kind):
-                    annotations = hook["metadata"].get("annotations") or {}
-                    if not any(a.startswith("cert-manager.io/inject-ca-from") for a in annotations):
-                        continue
-                    name = f"{kind}/{hook['metadata']['name']}"
-                    first = self.seen.setdefault(name, time.monotonic())
-                    if name in self.requests_before or time.monotonic() - first < self.delay:
-                        continue
-                    self.requests_before[name] = len(self.fk.requests)
-                    for w in hook.get("webhooks") or []:
-                        w.setdefault("clientConfig", {})["caBundle"] = "Y2EtYnVuZGxl"
-                    self.fk.put(hook)
-
-
 @pytest.mark.skipif(not CERT_MANAGER.is_file(), reason="the real upstream render is not beside the repo")
 def test_cert_manager_issuer_waits_for_ca_from_secret_injection(fake_kube: Any, tmp_path: Path) -> None:
     objects = parse_manifests(CERT_MANAGER.read_text(encoding="utf-8"), str(CERT_MANAGER))
-    # RBAC objects named with ':' play no part in CA injection (and the fake may not decode %3A yet)
-    objects = [o for o in objects if ":" not in o["metadata"]["name"]]
     from_secret = [o for o in objects if o["kind"] in HOOK_KINDS and
                    "cert-manager.io/inject-ca-from-secret" in (o["metadata"].get("annotations") or {})]
     assert from_secret, "cert-manager's own webhooks take their CA from a Secret"
+    assert any(o["kind"] == "ClusterIssuer" for o in objects)
+    fake_kube.cainjector_delay = 0.5  # a real cainjector needs a watch event and a patch
     kube = connect(fake_kube, tmp_path)
-    fake_kube.cainjector_delay = 3600.0  # the fake's own cainjector stays out of the way: this one injects
-    injector = SlowCainjector(fake_kube, delay=0.5)
-    injector.thread.start()
-    try:
-        Applier(kube, Waiter(kube)).apply(objects, time.monotonic() + 30)
-    finally:
-        injector.stop.set()
-        injector.thread.join(timeout=2)
+    Applier(kube, Waiter(kube)).apply(objects, time.monotonic() + 60)
 
-    issuer_writes = [i for i, r in enumerate(fake_kube.requests)
-                     if r.method in ("PATCH", "POST", "PUT") and "/clusterissuers/" in r.path + "/"]
+    issuer_writes = [r for r in fake_kube.requests
+                     if r.method in ("PATCH", "POST", "PUT") and "/clusterissuers" in r.path]
     assert issuer_writes, "the ClusterIssuer was applied"
+    refused = [f"{r.method} {r.path} -> {r.status}" for r in issuer_writes if r.status >= 500]
+    assert refused == [], "the ClusterIssuer reached cert-manager's webhook before its CA was injected"
     for hook in from_secret:
-        injected_at = injector.requests_before.get(f"{hook['kind']}/{hook['metadata']['name']}")
-        assert injected_at is not None and issuer_writes[0] >= injected_at, \
-            f"ClusterIssuer applied before the CA of {hook['metadata']['name']}"
+        live = fake_kube.get("admissionregistration.k8s.io/v1", hook["kind"], hook["metadata"]["name"])
+        assert live is not None and all(w["clientConfig"].get("caBundle") for w in live["webhooks"])

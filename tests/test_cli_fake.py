@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -97,10 +98,10 @@ def test_dry_run_changes_nothing(fake_kube, tmp_path: Path) -> None:
     assert fake_kube.get("v1", "Namespace", "cert-manager") is None
 
 
-def _spawn_install(base: list[str], config: Path, tmp_path: Path) -> subprocess.Popen[str]:
+def _spawn_install(base: list[str], config: Path, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "CI": "true", "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "kfboot", *base, "install", "-f", str(config), "--manifests", str(MANIFESTS)],
+        [sys.executable, "-m", "kfboot", *base, *extra, "install", "-f", str(config), "--manifests", str(MANIFESTS)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -115,24 +116,28 @@ def _wait_for_status(fake_kube, phase: str, status: str, timeout: float = 30) ->
     raise AssertionError(f"{phase} never reached {status}")
 
 
-def _signal_mid_install(fake_kube, base: list[str], config: Path, tmp_path: Path, sig: int) -> tuple[int, str]:
-    """Start `kfboot install` in a subprocess, signal it while it waits, return (exit code, stderr)."""
+def _signal_mid_install(fake_kube, base: list[str], config: Path, tmp_path: Path, sig: int,
+                        *extra: str) -> tuple[int, str, str]:
+    """Start `kfboot install` in a subprocess, signal it while it waits, return (exit code, stderr, stdout)."""
     fake_kube.hold_unready("Deployment", "cert-manager", "cert-manager-webhook")
-    proc = _spawn_install(base, config, tmp_path)
+    proc = _spawn_install(base, config, tmp_path, *extra)
     try:
         _wait_for_status(fake_kube, "cert-manager", "applying")
         time.sleep(0.3)
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    return proc.returncode, err
+    return proc.returncode, err, out
 
 
 def test_ctrl_c_records_state_and_exits_130(fake_kube, tmp_path: Path) -> None:
     base, config = _setup(fake_kube, tmp_path)
-    returncode, err = _signal_mid_install(fake_kube, base, config, tmp_path, signal.SIGINT)
+    returncode, err, out = _signal_mid_install(fake_kube, base, config, tmp_path, signal.SIGINT, "-o", "json")
     assert returncode == 130, err
+    summary = _events(out)[-1]  # -o json: the summary still comes last, with every phase's outcome
+    assert summary["event"] == "summary" and summary["exitCode"] == 130
+    assert {p["phase"]: p["state"] for p in summary["phases"]}["cert-manager"] == "interrupted"
     record = json.loads(fake_kube.get("v1", "ConfigMap", STATE_NAME, STATE_NAMESPACE)["data"]["cert-manager"])
     assert record["status"] == "interrupted"
     assert fake_kube.get("coordination.k8s.io/v1", "Lease", "kfboot-lock", STATE_NAMESPACE) is None
@@ -163,7 +168,12 @@ def test_text_output_in_ci_is_plain_lines_and_a_recap(fake_kube, tmp_path: Path,
 
     assert result.exit_code == 0, result.output
     assert result.stdout == ""  # humans get stderr; stdout stays clean for data
-    lines = result.stderr.splitlines()
+    request = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) /\S* (\d{3}|no response) in \d+ ms$")
+    requests = [ln for ln in result.stderr.splitlines() if request.match(ln)]
+    lines = [ln for ln in result.stderr.splitlines() if not request.match(ln)]
+    # -v: every API request, like kubectl -v=6 (method, path, status, milliseconds)
+    assert requests[0].startswith("GET /version 200 in ")
+    assert any(ln.startswith("PATCH /api") and "fieldManager=kfboot" in ln for ln in requests)
     assert lines[0].startswith("target: context kind-fake")
     assert any("cert-manager" in ln and "applying" in ln for ln in lines)
     assert any("kuberay" in ln and "plan" in ln and "skip: disabled in config" in ln for ln in lines)

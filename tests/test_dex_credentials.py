@@ -319,7 +319,7 @@ def test_credentials_command_text_json_and_show(fake_kube, tmp_path: Path) -> No
             in text.stdout)
     assert shown.exit_code == 0 and f"password: {password}" in shown.stdout
     doc = json.loads(as_json.stdout)
-    assert doc == {"email": "ada@example.org", "passwordSource": "generated",
+    assert doc == {"event": "credentials", "email": "ada@example.org", "passwordSource": "generated",
                    "secretRef": {"namespace": "auth", "name": INITIAL_USER_SECRET, "key": "password"}}
     assert json.loads(json_shown.stdout)["password"] == password
 

@@ -426,14 +426,15 @@ def test_cancel_event_marks_unstarted_independent_phases() -> None:
     assert summary.exit_code == EXIT_INTERRUPTED
 
 
-def test_keyboard_interrupt_inside_a_phase_raises_interrupted_and_run_can_resume() -> None:
+def test_keyboard_interrupt_inside_a_phase_ends_in_a_summary_and_run_can_resume() -> None:
     log = Log()
     phases = make(log, {"a": (), "b": ("a",)}, a={"on_apply": fail(KeyboardInterrupt())})
     store = MemoryStateStore()
-    with pytest.raises(Interrupted) as info:
-        runner(phases, store=store).install()
+    summary = runner(phases, store=store).install()
 
-    assert info.value.exit_code == EXIT_INTERRUPTED
+    assert summary.exit_code == EXIT_INTERRUPTED
+    assert "interrupted" in summary.message
+    assert {o.phase: o.state for o in summary.outcomes}["b"] == ev.CANCELLED  # every phase has its outcome
     assert store.records["a"].status == "applying"
     assert "b" not in log.names("apply")
     phases["a"].on_apply = None

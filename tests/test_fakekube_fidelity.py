@@ -247,6 +247,23 @@ def test_webhook_selectors_and_ignore_policy(fk: FakeKube) -> None:
                 {**webhook_config(), "metadata": {"name": "checker"}})[0] == 200
 
 
+@pytest.mark.parametrize(("resources", "intercepted"), [
+    (["*/*"], True),  # every resource and subresource, the resource itself included (cert-manager's webhook)
+    (["configmaps/*"], True),
+    (["*"], True),
+    (["configmaps"], True),
+    (["configmaps/status"], False),  # only that subresource
+    (["secrets"], False),
+])
+def test_webhook_resource_rules_match_as_the_apiserver_does(fk: FakeKube, resources: list[str],
+                                                            intercepted: bool) -> None:
+    cfg = webhook_config()
+    cfg["webhooks"][0]["rules"][0]["resources"] = resources
+    fk.put(cfg)
+    code, _ = call(fk, "POST", f"/api/v1/namespaces/{NS}/configmaps", cm("a"))
+    assert code == (500 if intercepted else 201)
+
+
 # ---------------------------------------------------------------------------------------------- operators
 def deployment(name: str, ns: str, image: str, args: list[str] | None = None) -> dict[str, Any]:
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},

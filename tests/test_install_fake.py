@@ -6,8 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from kfboot.errors import LockHeld
 from kfboot.k8s.lease import LeaseLock
 from kfboot.phases.state_store import STATE_NAME, STATE_NAMESPACE, ConfigMapStateStore
@@ -150,10 +148,15 @@ def test_second_run_fails_fast_naming_the_lock_holder(fake_kube, tmp_path: Path)
     other = LeaseLock(kube, STATE_NAMESPACE, identity="alice@laptop/pid-1/abcd", renew_every=3600)
     other.acquire()
     try:
-        with pytest.raises(LockHeld, match="alice@laptop/pid-1/abcd"):
-            runner(kube, local_phases()).install()
+        summary = runner(kube, local_phases()).install()
+        uninstalled = runner(kube, local_phases()).uninstall()  # nothing recorded yet: the lock is still checked
     finally:
         other.release()
+    # the summary still lists every phase, none started, and names the holder
+    assert summary.exit_code == LockHeld.exit_code == 1
+    assert "alice@laptop/pid-1/abcd" in summary.message and summary.hint
+    assert summary.outcomes and all(o.state in ("cancelled", "skipped", "up-to-date") for o in summary.outcomes)
+    assert uninstalled.exit_code == 1 and "alice@laptop/pid-1/abcd" in uninstalled.message
     assert runner(kube, local_phases()).install().exit_code == 0
 
 

@@ -23,7 +23,7 @@ from kfboot.engine.state import PhaseRecord
 from kfboot.k8s.client import Kube
 from kfboot.phases.state_store import ConfigMapStateStore
 from tests.fakekube import FakeKube
-from tests.fakekube.sim_verify import VerifySim, crd
+from tests.fakekube.sim_verify import VerifySim, crd, wait_established
 from tests.verify_services import Platform
 
 COMPONENTS = ("cert-manager", "istio", "dex", "kubeflow-namespace", "kubeflow", "kuberay", "kserve", "gpu-operator")
@@ -94,6 +94,7 @@ def stack(fake_kube: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         fake_kube.put({"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc, "namespace": "kubeflow"},
                        "spec": {"ports": [{"port": 80}]}})
     fake_kube.put(crd("serving.knative.dev", "v1", "Service", "services", True))  # KServe Serverless
+    wait_established(fake_kube, ["services.serving.knative.dev"])
     data = {"email": "user@example.com", "passwordHash": "$2b$12$" + "x" * 53, "password": platform.password}
     fake_kube.put({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                    "metadata": {"name": "kfboot-dex-initial-user", "namespace": "auth",

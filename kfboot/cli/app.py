@@ -66,6 +66,12 @@ class _GlobalOptionsAnywhere(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(args))
 
+    def invoke(self, ctx: Any) -> Any:
+        """The one error boundary: every command below reports errors as `error:`/`hint:` + exit code."""
+        from kfboot.cli.errors import boundary
+
+        return boundary(lambda: super(_GlobalOptionsAnywhere, self).invoke(ctx), ctx)
+
 
 app = typer.Typer(
     cls=_GlobalOptionsAnywhere,
@@ -92,7 +98,8 @@ def main_options(
                                         help="text for humans (stderr), json for machines (NDJSON on stdout)."),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More detail (repeat for more)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Change the cluster without asking for confirmation."),
-    timeout: float = typer.Option(None, "--timeout", min=1, help="Seconds each phase may take to become ready."),
+    timeout: float = typer.Option(None, "--timeout", min=1, max=86_400,
+                                  help="Seconds each phase may take to become ready (1 to 86400)."),
 ) -> None:
     kubeconfig_path = None
     if kubeconfig:

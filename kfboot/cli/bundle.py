@@ -110,7 +110,7 @@ def bundle_images(ctx: typer.Context, directory: Path = BundleDirArgument) -> No
 
     bundle = Bundle.open(directory)
     if get_options(ctx).json:
-        print_json({"images": bundle.index.images})
+        print_json({"event": "images", "images": bundle.index.images})
         return
     sys.stdout.write("".join(image + "\n" for image in bundle.index.images))
 

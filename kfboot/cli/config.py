@@ -19,26 +19,53 @@ def register(app: typer.Typer) -> None:
 
 @handles_errors
 def init(
-    path: Path = typer.Argument(Path("kfboot.yaml"), help="Where to write the starter config."),
+    ctx: typer.Context,
+    path: Path = typer.Argument(Path("kfboot.yaml"), help="Where to write the starter config (`-` for stdout)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Write a commented starter kfboot.yaml (all components, pinned versions, GPU sharing examples)."""
+    """Write a commented starter kfboot.yaml (all components, pinned versions, GPU sharing examples).
+
+    \b
+    Examples:
+      kfboot init                      # ./kfboot.yaml
+      kfboot init - | less             # to stdout
+    """
     from kfboot.config.starter import starter_config
     from kfboot.errors import UsageError
 
+    opts = get_options(ctx)
+    text = starter_config()
+    if str(path) == "-":
+        if opts.json:
+            print_json({"event": "init", "path": "-", "config": text})
+        else:
+            sys.stdout.write(text)
+        return
     if path.exists() and not force:
         raise UsageError(f"{path} already exists", hint="pass --force to overwrite it")
-    path.write_text(starter_config(), encoding="utf-8")
-    stderr_console().print(f"wrote {path}; check it with `kfboot plan --offline -f {path}`")
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write {path}: directory {path.parent} does not exist",
+                         hint=f"create it first (mkdir -p {path.parent}) or choose another path")
+    path.write_text(text, encoding="utf-8")
+    if opts.json:
+        print_json({"event": "init", "path": str(path)})
+    else:
+        stderr_console().print(f"wrote {path}; check it with `kfboot plan --offline -f {path}`", markup=False)
 
 
-def schema() -> None:
-    """Print the JSON Schema of kfboot.yaml (for editors: yaml-language-server, VS Code)."""
+def schema(ctx: typer.Context, events: bool = typer.Option(
+        False, "--events", help="The schema of `-o json` output lines instead (one object per line, `event` key).")) -> None:
+    """Print the JSON Schema of kfboot.yaml (for editors: yaml-language-server, VS Code), or of `-o json` events."""
     import json
 
+    from kfboot.cli.events_schema import events_schema
     from kfboot.config.platform import platform_schema
 
-    sys.stdout.write(json.dumps(platform_schema(), indent=2) + "\n")
+    document = events_schema() if events else platform_schema()
+    if get_options(ctx).json:
+        print_json({"event": "schema", "schema": document})
+        return
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
 def version(ctx: typer.Context) -> None:
@@ -50,7 +77,7 @@ def version(ctx: typer.Context) -> None:
     pins = {name: entry.default_version for name, entry in catalog.components.items()}
     src = catalog.sources["kubeflow-manifests"]
     if opts.json:
-        print_json({"kfboot": __version__, "components": pins, "kubeflowManifests": src.model_dump()})
+        print_json({"event": "version", "kfboot": __version__, "components": pins, "kubeflowManifests": src.model_dump()})
         return
     sys.stdout.write(f"kfboot {__version__}\nkubeflow/manifests {src.version} ({src.commit})\n")
     for name, ver in pins.items():

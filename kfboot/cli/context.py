@@ -51,7 +51,19 @@ def open_session(ctx: Any, *, file: Path | None = None, manifests: Path | None =
     opts = get_options(ctx)
     sources = Sources(file, manifests, bundle, charts or {}, extra_profile_dirs)
     return Session(target=Target(opts.kubeconfig, opts.context, opts.timeout), sources=sources, offline=offline,
-                   kind=kind)
+                   kind=kind, trace=request_tracer(opts) if opts.verbose else None)
+
+
+def request_tracer(opts: GlobalOptions) -> Callable[[str, str, int, float], None]:
+    """-v: one line per API request, like `kubectl -v=6` (a `request` event with -o json)."""
+
+    def trace(method: str, path: str, status: int, ms: float) -> None:
+        if opts.json:
+            print_json({"event": "request", "method": method, "path": path, "status": status, "ms": round(ms, 1)})
+        else:
+            sys.stderr.write(f"{method} {path} {status or 'no response'} in {ms:.0f} ms\n")
+
+    return trace
 
 
 def is_ci() -> bool:
@@ -64,7 +76,11 @@ def interactive_stderr() -> bool:
 
 
 def print_json(obj: Any) -> None:
-    """One JSON object per line on stdout (newline-delimited JSON for machines)."""
+    """One JSON object per line on stdout (newline-delimited JSON for machines): the one place that
+    prints `-o json` output, so every line is checked against the event contract first."""
+    from kfboot.cli.events_schema import check_event
+
+    check_event(obj)
     sys.stdout.write(json.dumps(obj, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
 

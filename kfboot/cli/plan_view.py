@@ -17,7 +17,10 @@ def _layers(runner: Any) -> list[list[str]]:
     return layers(runner.needs)
 
 
-def show_plan(opts: GlobalOptions, runner: Any, planned: list[Any], kube: Any, notes: tuple[str, ...] = ()) -> None:
+def show_plan(opts: GlobalOptions, runner: Any, planned: list[Any], kube: Any, notes: tuple[str, ...] = (),
+              objects: dict[str, Any] | None = None) -> None:
+    """The plan; with `objects` (phase → ObjectChanges, `--objects`/`--diff`) also what happens to each object."""
+    objects = objects or {}
     from kfboot.config.catalog import load_catalog
 
     src = load_catalog().sources["kubeflow-manifests"]
@@ -30,7 +33,9 @@ def show_plan(opts: GlobalOptions, runner: Any, planned: list[Any], kube: Any, n
             "layers": _layers(runner),
             "phases": [{"phase": p.phase.name, "title": p.phase.title, "version": p.phase.version,
                         "needs": list(p.phase.needs), "enabled": p.phase.enabled, **p.action.to_dict(),
-                        "steps": p.phase.describe()} for p in planned],
+                        "steps": p.phase.describe(),
+                        **({"objects": objects[p.phase.name].to_dict()} if p.phase.name in objects else {})}
+                       for p in planned],
             "counts": dict(counts),
             "notes": list(notes),  # choices kfboot made by itself (e.g. on a kind cluster)
         })
@@ -57,10 +62,25 @@ def show_plan(opts: GlobalOptions, runner: Any, planned: list[Any], kube: Any, n
         if p.action.kind.changes or kube is None:
             for step in p.phase.describe():
                 out(f"      {step}\n")
+        if p.phase.name in objects:
+            _show_objects(out, objects[p.phase.name])
     summary = ", ".join(f"{counts.get(k, 0)} {label}" for k, label in (
         ("install", "to install"), ("upgrade", "to upgrade"), ("repair", "to repair"),
         ("up-to-date", "up to date"), ("skip", "skipped")))
     out(f"\n{summary}\n")
+
+
+def _show_objects(out: Any, changes: Any) -> None:
+    if changes.note:
+        out(f"      objects: {changes.note}\n")
+    for mark, refs in (("+", changes.create), ("~", changes.change), ("-", changes.prune)):
+        for ref in refs:
+            out(f"      {mark} {ref}\n")
+            for line in changes.diff.get(ref, []):
+                out(f"          {line}\n")
+    counted = [f"{n} {what}" for n, what in ((changes.unchanged, "unchanged"), (changes.reapply, "re-applied")) if n]
+    if counted:
+        out(f"      = {', '.join(counted)}\n")
 
 
 def show_status(opts: GlobalOptions, planned: list[Any], records: dict[str, Any]) -> None:

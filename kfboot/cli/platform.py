@@ -7,6 +7,7 @@ runner reports. Heavy modules load inside the commands.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
     from kfboot.engine.events import RunSummary
     from kfboot.engine.phase import Phase
     from kfboot.k8s.client import Kube
+
+
+DetailedExitcodeOption = typer.Option(
+    False, "--detailed-exitcode",
+    help="Exit 0 when nothing would change, 2 when install would change something (drift, upgrade, missing phase); "
+         "1 on errors (terraform/helmfile convention).")
 
 
 def register(app: typer.Typer) -> None:
@@ -70,6 +77,11 @@ def plan(
     manifests: Path = ManifestsOption,
     bundle: Path = BundleOption,
     chart: list[str] = ChartOption,
+    detailed_exitcode: bool = DetailedExitcodeOption,
+    objects: bool = typer.Option(False, "--objects", help="List the objects each changing phase would create, "
+                                 "re-apply or prune (from its rendering and the recorded inventory)."),
+    diff: bool = typer.Option(False, "--diff", help="Compare every object with the live one, field by field "
+                              "(implies --objects; needs the cluster)."),
 ) -> None:
     """Show the phase graph, pinned versions and what `install` would do (and why). Changes nothing.
 
@@ -78,16 +90,36 @@ def plan(
       kfboot plan --offline                     # the embedded default platform, no cluster
       kfboot plan --offline -f kfboot.yaml      # check a config file
       kfboot plan -f kfboot.yaml --context prod # against a cluster: drift, upgrades, resumes
+      kfboot plan --context prod --detailed-exitcode   # CI gate: exit 2 when install would change something
+      kfboot plan --context prod --diff --bundle ./kf-bundle   # field-level diff of every object
     """
     from kfboot.cli.plan_view import show_plan
+    from kfboot.errors import UsageError
     from kfboot.phases.ownership import check_phase_ownership
 
+    if diff and offline:
+        raise UsageError("--diff compares with the live objects: it needs the cluster", hint="drop --offline")
     session = open_session(ctx, file=file, manifests=manifests, bundle=bundle, offline=offline,
                            charts=chart_paths(chart))
     check_phase_ownership(session.phases)  # every phase owns what its objects rely on
     runner = session.runner()
     planned = runner.plan(offline=offline)
-    show_plan(get_options(ctx), runner, planned, None if offline else session.kube, session.notes)
+    changes = None
+    if objects or diff:
+        from kfboot.phases.object_plan import object_changes
+
+        services = session.services()
+        changes = {p.phase.name: object_changes(p.phase, p.record, services, session.kube if diff else None)
+                   for p in planned if p.phase.enabled and (p.action.kind.changes or diff)}
+    show_plan(get_options(ctx), runner, planned, None if offline else session.kube, session.notes, changes)
+    _detailed_exit(detailed_exitcode, planned)
+
+
+def _detailed_exit(wanted: bool, planned: list[Any]) -> None:
+    from kfboot.errors import EXIT_USAGE
+
+    if wanted and any(p.action.kind.changes for p in planned):
+        raise typer.Exit(EXIT_USAGE)
 
 
 @handles_errors
@@ -115,14 +147,20 @@ def install(
       kfboot install --manifests ~/src/manifests --chart kuberay=./kuberay-operator-1.3.2.tgz --context prod --yes
     """
     from kfboot.cli.ui import Reporter
+    from kfboot.errors import KfbootError
     from kfboot.phases.build import prefetch_cache_bundle
     from kfboot.phases.external import preflight_external
 
     opts = get_options(ctx)
     session = open_session(ctx, file=file, manifests=manifests, bundle=bundle, charts=chart_paths(chart))
     phases = session.phases
-    preflight_external(session.kube, session.platform)  # `external: true` components: there? (writes nothing)
-    prefetch_cache_bundle(phases)  # digests from content from the first install on
+    try:
+        preflight_external(session.kube, session.platform)  # `external: true` components: there? (writes nothing)
+        prefetch_cache_bundle(phases)  # digests from content from the first install on
+    except KfbootError as exc:  # still a summary of every phase: none started, and why
+        operation = "install --dry-run" if dry_run else "install"
+        _finish(opts, session.runner().stopped(operation, {}, time.monotonic(), exc))
+        return
     if not dry_run:
         _confirm(opts, session.kube, "install into")
     for note in session.notes:  # what kfboot chose by itself (kind clusters)
@@ -137,12 +175,18 @@ def install(
 
 @handles_errors
 def status(ctx: typer.Context, file: Path = FileOption, manifests: Path = ManifestsOption,
-           bundle: Path = BundleOption, chart: list[str] = ChartOption) -> None:
-    """What is installed (from the recorded state) and whether it is still ready (live check)."""
+           bundle: Path = BundleOption, chart: list[str] = ChartOption,
+           detailed_exitcode: bool = DetailedExitcodeOption) -> None:
+    """What is installed (from the recorded state) and whether it is still ready (live check).
+
+    With --detailed-exitcode: 0 when every enabled phase is installed and ready, 2 on drift.
+    """
     from kfboot.cli.plan_view import show_status
 
     runner = open_session(ctx, file=file, manifests=manifests, bundle=bundle, charts=chart_paths(chart)).runner()
-    show_status(get_options(ctx), runner.plan(), runner.store.load())
+    planned = runner.plan()
+    show_status(get_options(ctx), planned, runner.store.load())
+    _detailed_exit(detailed_exitcode, planned)
 
 
 @handles_errors
@@ -195,6 +239,6 @@ def credentials(
     opts = get_options(ctx)
     info: dict[str, Any] = login_info(open_session(ctx).kube, show=show)
     if opts.json:
-        print_json({k: v for k, v in info.items() if k != "command"})
+        print_json({"event": "credentials", **{k: v for k, v in info.items() if k != "command"}})
         return
     sys.stdout.write("\n".join(login_text(info, show)) + "\n")

@@ -58,7 +58,7 @@ def profiles_list(ctx: typer.Context, profiles_dir: Path | None = ProfilesDirOpt
             }
         )
     if get_options(ctx).json:
-        print_json({"profiles": rows})
+        print_json({"event": "profiles", "profiles": rows})
         return
     header = ("NAME", "GPUS/NODE", "MEMORY", "INTERCONNECT", "MIG", "DESCRIPTION")
     table = [header] + [
@@ -95,7 +95,7 @@ def profiles_show(
         data["namedConfigs"] = {k: v for k, v in named_configs(prof.mig).items()}
     data["source"] = str(profiles.sources[prof.name])
     if get_options(ctx).json:
-        print_json(data)
+        print_json({"event": "profile", **data})
         return
     typer.echo(to_yaml(data), nl=False)
 
@@ -122,7 +122,7 @@ def profiles_validate(
         problems.extend(own)
         results.append({"file": str(path), "name": prof.name, "ok": not own})
     if get_options(ctx).json:
-        print_json({"results": results, "problems": problems})
+        print_json({"event": "validation", "results": results, "problems": problems})
     elif not problems:
         write_stderr([f"ok: {r['file']} ({r['name']})" for r in results])
     if problems:

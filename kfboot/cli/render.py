@@ -43,7 +43,8 @@ OutputDirOption = typer.Option(
     None, "--output-dir", help="Write the rendered files here instead of printing YAML.", file_okay=False
 )
 GpuOption = typer.Option(None, "--gpu", help="Hardware profile for a quick check without a config file.")
-GpusOption = typer.Option(None, "--gpus", min=1, help="GPUs per node for a quick check (default: the profile's).")
+GpusOption = typer.Option(None, "--gpus", min=1, max=64,
+                          help="GPUs per node for a quick check, 1 to 64 (default: the profile's).")
 
 
 def register(app: typer.Typer) -> None:
@@ -127,6 +128,18 @@ def _need_source(file: Path | None, gpu: str | None, what: str) -> None:
         raise UsageError("give either -f or --gpu, not both")
 
 
+def _check_namespace(namespace: str) -> None:
+    import re
+
+    from kfboot.config.platform import DNS_LABEL
+    from kfboot.errors import UsageError
+    from kfboot.yaml_positions import escape
+
+    if not re.match(DNS_LABEL, namespace):
+        raise UsageError(f"--namespace {escape(namespace)!r} is not a namespace name",
+                         hint="a DNS label: at most 63 of a-z, 0-9 and '-', starting and ending alphanumeric")
+
+
 def _self_check(kind: str, error: str | None) -> None:
     if error:
         from kfboot.errors import KfbootError
@@ -195,7 +208,7 @@ def render_mig(
     text = render.to_yaml(config)
     configmap = render.mig_parted_configmap(plan)
     notes = [] if any(p.uses_mig for p in plan.pools) else ["note: no pool uses MIG; only all-disabled is rendered"]
-    _deliver(ctx, plan, payload={"migParted": config, "configMap": configmap}, text=text,
+    _deliver(ctx, plan, payload={"event": "mig-config", "migParted": config, "configMap": configmap}, text=text,
              files={"mig-parted-config.yaml": text, "mig-parted-configmap.yaml": render.to_yaml(configmap)},
              output_dir=output_dir, notes=notes)
 
@@ -225,6 +238,7 @@ def render_time_slicing(
             raise UsageError("--gpu needs --replicas", hint="e.g. kfboot render time-slicing --gpu L4 --replicas 4")
         ts = {"mode": "time-slicing", "timeSlicing": {"replicas": replicas}}
         plan = _quick_plan(gpu or "", ts, gpus, [profiles_dir])
+    _check_namespace(namespace)
     configs = render.render_device_plugin(plan)
     for key, cfg in configs.items():
         _self_check(f"device-plugin ({key})", upstream.device_plugin_error(cfg))
@@ -237,5 +251,5 @@ def render_time_slicing(
         where = (f"nodes {', '.join(pool.nodes)}" if pool.nodes
                  else "nodes with " + ",".join(f"{k}={v}" for k, v in (pool.node_selector or {}).items()))
         notes.append(f"label {where}: {DEVICE_PLUGIN_CONFIG_LABEL}={pool.name}")
-    _deliver(ctx, plan, payload={"devicePlugin": configs, "configMap": configmap}, text=text,
+    _deliver(ctx, plan, payload={"event": "time-slicing-config", "devicePlugin": configs, "configMap": configmap}, text=text,
              files={"device-plugin-configmap.yaml": text}, output_dir=output_dir, notes=notes)

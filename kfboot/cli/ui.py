@@ -146,7 +146,9 @@ def print_summary(options: GlobalOptions, summary: Any) -> None:
         table.add_row(ICONS.get(o.state, " "), o.phase, f"[{style}]{o.state}[/]" if style else o.state,
                       o.action, f"{o.duration:.1f}s" if o.duration else "", o.message or o.reason)
     console.print(table)
-    verdict = "[green]done[/]" if summary.ok else f"[red]failed[/] (exit {summary.exit_code})"
+    verdict = "done" if summary.ok else f"failed (exit {summary.exit_code})"
     extra = f" — {summary.message}" if summary.message else ""
     console.print(f"{verdict} in {summary.elapsed:.1f}s; {summary.requests} API requests, "
-                  f"{summary.writes} writes{extra}")
+                  f"{summary.writes} writes{extra}", markup=False)
+    if summary.hint:
+        console.print(f"hint: {summary.hint}", markup=False, highlight=False)

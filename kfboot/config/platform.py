@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, Strict, field_validator, model_validator
 
 from kfboot.gpu.config import GpuConfig
 from kfboot.yaml_positions import StrictModel
@@ -67,18 +67,28 @@ class KubeflowComponent(ManifestComponent):
         return apps
 
 
+# Kubernetes names (apimachinery validation): an object name is a DNS subdomain, a namespace a DNS label.
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+SECRET_KEY = r"^[-._a-zA-Z0-9]{1,253}$"
+# One rule for `install.timeout` and `--timeout`: whole seconds make sense from 1 s to a day.
+MIN_TIMEOUT, MAX_TIMEOUT = 1, 86_400
+StrictInt = Annotated[int, Strict()]  # YAML `true` is not 1
+
+
 class DexPasswordSecret(StrictModel):
     """An existing Secret holding the initial user's password (plaintext, or a bcrypt hash)."""
 
-    name: str = Field(description="Secret name.")
-    namespace: str = Field(default="auth", description="Secret namespace.")
-    key: str = Field(default="password", description="Key in the Secret's data.")
+    name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253, description="Secret name.")
+    namespace: str = Field(default="auth", pattern=DNS_LABEL, description="Secret namespace.")
+    key: str = Field(default="password", pattern=SECRET_KEY, description="Key in the Secret's data.")
 
 
 class DexInitialUser(StrictModel):
     """Dex's static user. With neither passwordHash nor passwordSecret kfboot generates a random password."""
 
-    email: str = Field(default="user@example.com", pattern=r"^[^@\s]+@[^@\s]+$", description="Login email.")
+    email: str = Field(default="user@example.com", pattern=r"^[^@\s]+@[^@\s]+$", max_length=254,
+                       description="Login email.")
     password_hash: str | None = Field(
         default=None, alias="passwordHash",
         description="bcrypt hash of your password ($2y$12$…, e.g. from `htpasswd -nbBC 12 '' PASSWORD | cut -c2-`); "
@@ -138,12 +148,13 @@ class Components(StrictModel):
 
 
 class InstallSettings(StrictModel):
-    parallel: int = Field(default=4, ge=1, le=32, description="Phases that may run at the same time.")
-    timeout: float = Field(default=900, gt=0, description="Seconds each phase may take to become ready.")
+    parallel: StrictInt = Field(default=4, ge=1, le=32, description="Phases that may run at the same time.")
+    timeout: float = Field(default=900, ge=MIN_TIMEOUT, le=MAX_TIMEOUT, allow_inf_nan=False,
+                           description=f"Seconds each phase may take to become ready ({MIN_TIMEOUT} to {MAX_TIMEOUT}).")
 
 
 class Metadata(StrictModel):
-    name: str = Field(default="kfboot", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    name: str = Field(default="kfboot", pattern=DNS_LABEL, description="A DNS label (≤ 63 characters).")
 
 
 class Platform(StrictModel):
@@ -205,7 +216,7 @@ def load_platform(path: Path | None, extra_profile_dirs: Sequence[Path] = ()) ->
     problems = []
     for where, text in located:
         line, col = doc.position(where)
-        problems.append(f"{path}:{line}:{col}: {text}")
+        problems.append(f"{doc.source}:{line}:{col}: {text}")
     if problems:
         raise ConfigError(problems)
     return platform

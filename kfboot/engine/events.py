@@ -76,6 +76,7 @@ class RunSummary:
     exit_code: int = 0
     target: dict[str, str] = field(default_factory=dict)
     message: str = ""
+    hint: str = ""
 
     @property
     def ok(self) -> bool:
@@ -84,5 +85,5 @@ class RunSummary:
     def to_dict(self) -> dict[str, Any]:
         return {"event": "summary", "operation": self.operation, "ok": self.ok, "exitCode": self.exit_code,
                 "elapsed": round(self.elapsed, 3), "requests": self.requests, "writes": self.writes,
-                "target": self.target, "message": self.message,
+                "target": self.target, "message": self.message, **({"hint": self.hint} if self.hint else {}),
                 "phases": [o.to_dict() for o in self.outcomes]}

@@ -27,6 +27,7 @@ from kfboot.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TIMEOUT,
+    EnvironmentProblem,
     Interrupted,
     KfbootError,
     UsageError,
@@ -108,6 +109,7 @@ class Runner:
         self.services = services if services is not None else Services()
         self.cancel = threading.Event()
         self.lost_lock = ""
+        self.stopped_by: EnvironmentProblem | None = None  # said once in the summary, not once per phase
         self.purge_crds = purge_crds
         self.force = force
         self.skip_reasons = dict(skip_reasons or {})  # why a disabled phase is off, when not the config's doing
@@ -177,26 +179,59 @@ class Runner:
 
     # -- install --------------------------------------------------------------------------------
     def install(self, *, dry_run: bool = False) -> ev.RunSummary:
+        """Install or dry-run; always a summary of every phase, also when the lock is held, the API
+        fails mid-run or Ctrl-C stops it (the error becomes the summary's message and exit code)."""
         started = time.monotonic()
+        outcomes: dict[str, ev.PhaseOutcome] = {}
+        try:
+            return self._install(dry_run, started, outcomes)
+        except (KfbootError, KeyboardInterrupt) as exc:
+            return self.stopped("install --dry-run" if dry_run else "install", outcomes, started, exc)
+
+    def stopped(self, operation: str, outcomes: dict[str, ev.PhaseOutcome], started: float,
+                exc: BaseException) -> ev.RunSummary:
+        """The summary of a run an error stopped: phases it never reached say why."""
+        if isinstance(exc, KfbootError):
+            message, hint, code = exc.message, exc.hint or "", exc.exit_code
+        else:  # Ctrl-C outside the walk (planning, taking the lock)
+            message, hint, code = "interrupted: state was recorded; run the same command again to resume", "", \
+                EXIT_INTERRUPTED
+        for name in self.order:
+            out = outcomes.get(name)
+            if out is None:
+                phase = self.phases[name]
+                out = outcomes[name] = (ev.PhaseOutcome(name, phase.title, ev.PENDING, "", "not planned")
+                                        if phase.enabled else
+                                        ev.PhaseOutcome(name, phase.title, ev.SKIPPED, "skip", "disabled in config"))
+            if out.state in (ev.PENDING, ev.APPLYING, ev.WAITING, ev.REMOVING):
+                out.state, out.message = ev.CANCELLED, f"not started: {message.splitlines()[0] if message else ''}"
+        summary = self._summary(operation, outcomes, started, message)
+        summary.exit_code = code
+        summary.hint = hint
+        return summary
+
+    def _install(self, dry_run: bool, started: float, outcomes: dict[str, ev.PhaseOutcome]) -> ev.RunSummary:
         locking = self.lock_factory is not None and not dry_run
         planned = self.plan(announce=not locking)  # announced below, once re-planned under the lock
         todo = {p.phase.name for p in planned if p.action.kind.changes}
-        outcomes = {p.phase.name: self._initial_outcome(p) for p in planned}
+        outcomes.update({p.phase.name: self._initial_outcome(p) for p in planned})
         if not todo:
             if locking:
                 self._announce(planned)
             return self._summary("install", outcomes, started, "nothing to do: every phase is up to date")
         if dry_run:
             for name in self.order:
-                if name in todo:
+                if name in todo and self.stopped_by is None:
                     self._dry_run_phase(self.phases[name], outcomes[name])
+                elif name in todo:
+                    outcomes[name].state, outcomes[name].message = ev.CANCELLED, "not started: the run stopped"
             return self._summary("install --dry-run", outcomes, started, "dry run: nothing was changed")
 
         with self._locked():
             # again, under the lock: another run may have finished meanwhile (its records then differ)
             planned = self.plan(earlier=planned)
             todo = {p.phase.name for p in planned if p.action.kind.changes}
-            outcomes = {p.phase.name: self._initial_outcome(p) for p in planned}
+            outcomes.update({p.phase.name: self._initial_outcome(p) for p in planned})
             records = {p.phase.name: p.record for p in planned}
             self._walk(
                 todo,
@@ -222,6 +257,19 @@ class Runner:
             yield
         finally:
             lock.release()
+
+    def _check_lock(self) -> None:
+        """Fail (LockHeld) when another live run holds the lock; takes nothing, writes nothing."""
+        lock = self.lock_factory() if self.lock_factory else None
+        check = getattr(lock, "check", None)
+        if check is not None:
+            check()
+
+    def _stop(self, problem: EnvironmentProblem) -> None:
+        """Stop the run: what is missing would fail every other phase the same way."""
+        if self.stopped_by is None:
+            self.stopped_by = problem
+        self.cancel.set()
 
     def _lost_lock(self, why: str) -> None:
         self.lost_lock = why
@@ -253,6 +301,8 @@ class Runner:
             if because is not None:
                 cause = outcomes[because]
                 out.message = f"not started: needs {because}, which {cause.state}: {cause.message}"
+            elif self.stopped_by is not None:
+                out.message = "not started: the run stopped (see the summary)"
             elif self.cancel.is_set():
                 out.message = "not started: interrupted"
             else:
@@ -288,6 +338,8 @@ class Runner:
             transition(ev.READY, "ready", f"ready ({len(record.inventory)} objects)")
         except Exception as exc:
             state, status, message = failure_of(exc)
+            if isinstance(exc, EnvironmentProblem):
+                self._stop(exc)
             record.error = message
             try:
                 transition(state, status, message)
@@ -301,13 +353,16 @@ class Runner:
             out.state, out.message = ev.DRY_RUN, f"would {out.action}: {out.reason}"
         except KfbootError as exc:
             out.state, out.message = ev.FAILED, exc.message
+            if isinstance(exc, EnvironmentProblem):
+                self._stop(exc)
         out.duration = time.monotonic() - started
         self.emit(ev.Event("phase", phase.name, out.state, out.message, out.duration))
 
     # -- uninstall ------------------------------------------------------------------------------
     def uninstall(self, names: list[str] | None = None, *, with_dependents: bool = False) -> ev.RunSummary:
         """Remove phases in reverse dependency order. A named phase that installed phases still need is
-        refused (naming them), unless `with_dependents`: then those are removed too, first."""
+        refused (naming them), unless `with_dependents`: then those are removed too, first. Like install,
+        always a summary once it starts (lock held, API failure, Ctrl-C)."""
         started = time.monotonic()
         unknown = [n for n in names or [] if n not in self.phases]
         if unknown:
@@ -324,15 +379,29 @@ class Runner:
                 f"{'it' if len(needed) == 1 else 'them'} would break those",
                 hint="uninstall those first, or pass --with-dependents to remove them too (dependents first)")
         selected |= left_behind
+        outcomes: dict[str, ev.PhaseOutcome] = {}
+        try:
+            return self._uninstall(selected, started, outcomes)
+        except (KfbootError, KeyboardInterrupt) as exc:
+            kept = {n: o for n, o in outcomes.items() if n in selected}
+            summary = self.stopped("uninstall", kept, started, exc)
+            summary.outcomes = [o for o in summary.outcomes if o.phase in selected]
+            return summary
+
+    def _uninstall(self, selected: set[str], started: float, outcomes: dict[str, ev.PhaseOutcome]) -> ev.RunSummary:
         locking = self.lock_factory is not None
-        records, outcomes, todo = self._plan_uninstall(selected, announce=not locking)
+        records, planned, todo = self._plan_uninstall(selected, announce=not locking)
+        outcomes.update(planned)
         if not todo:
-            if locking:
+            if locking:  # nothing recorded, but another run may be installing right now: say so
+                self._check_lock()
                 self._plan_uninstall(selected, announce=True, records=records)
             return self._summary("uninstall", outcomes, started, "nothing to remove")
         with self._locked():
             # again, under the lock: another run may have installed or removed phases meanwhile
-            records, outcomes, todo = self._plan_uninstall(selected, announce=True)
+            records, planned, todo = self._plan_uninstall(selected, announce=True)
+            outcomes.clear()
+            outcomes.update(planned)
             self._walk(
                 todo,
                 outcomes,
@@ -382,6 +451,8 @@ class Runner:
             self.store.save(record)
         except Exception as exc:
             out.state, status, out.message = failure_of(exc)
+            if isinstance(exc, EnvironmentProblem):
+                self._stop(exc)
             record.status, record.error = status, out.message
             with contextlib.suppress(KfbootError):  # if even recording fails, the summary still tells the user
                 self.store.save(record)
@@ -392,7 +463,9 @@ class Runner:
     def _summary(self, operation: str, outcomes: dict[str, ev.PhaseOutcome], started: float,
                  message: str = "") -> ev.RunSummary:
         states = {o.state for o in outcomes.values()}
-        if ev.INTERRUPTED in states or self.cancel.is_set():
+        if self.stopped_by is not None:
+            code = self.stopped_by.exit_code
+        elif ev.INTERRUPTED in states or self.cancel.is_set():
             code = EXIT_INTERRUPTED
         elif ev.FAILED in states:
             code = EXIT_FAILED
@@ -412,5 +485,8 @@ class Runner:
         if self.kube is not None:
             target = {"context": self.kube.target.context, "server": self.kube.target.server}
             requests, writes = self.kube.requests, self.kube.writes
+        hint = ""
+        if self.stopped_by is not None:
+            message, hint = f"stopped: {self.stopped_by.message}", self.stopped_by.hint or ""
         return ev.RunSummary(operation, ordered, time.monotonic() - started, requests=requests, writes=writes,
-                             exit_code=code, target=target, message=message)
+                             exit_code=code, target=target, message=message, hint=hint)

@@ -9,17 +9,30 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, Strict, field_validator, model_validator
 
 from kfboot.gpu.mig import parse_geometry, parse_profile_name
-from kfboot.yaml_positions import StrictModel
+from kfboot.yaml_positions import StrictModel, escape
 
-_INDEX_SET = re.compile(r"^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$")
+_INDEX_SET = re.compile(r"^\d{1,4}(?:-\d{1,4})?(?:,\d{1,4}(?:-\d{1,4})?)*$")
 _POOL_NAME = r"^[a-z0-9]([-a-z0-9]{0,54}[a-z0-9])?$"  # ≤ 56: "-<hash6>" is appended for MIG configs (label ≤ 63)
 
-GeometryValue = str | dict[str, int]
+# Upper bounds: far above any real node, low enough that nothing built from them can blow up.
+MAX_GPUS_PER_NODE = 64
+MAX_NODE_COUNT = 100_000
+MAX_REPLICAS = 1024  # time-slicing: pods per device
+MAX_INSTANCES = 8  # MIG instances of one profile on one GPU (7 is the most any GPU has)
+DISABLED_EVERYWHERE = "every GPU has MIG disabled (all-disabled): that turns MIG off; use `mode: none` (or time-slicing)"
+# Kubernetes names: a node name is a DNS subdomain; a label key is [prefix/]name, a value ≤ 63 characters.
+NODE_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+LABEL_KEY = re.compile(rf"^(?:(?=[^/]{{1,253}}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?{_LABEL_NAME}$")
+LABEL_VALUE = re.compile(rf"^(?:{_LABEL_NAME})?$")
+
+StrictInt = Annotated[int, Strict()]  # YAML `true` is not 1
+GeometryValue = str | dict[str, StrictInt]
 
 
 def parse_gpu_indices(key: str) -> list[int] | None:
@@ -35,6 +48,8 @@ def parse_gpu_indices(key: str) -> list[int] | None:
         first, last = int(lo), int(hi or lo)
         if last < first:
             raise ValueError(f"GPU range {part!r} is backwards")
+        if last >= MAX_GPUS_PER_NODE:
+            raise ValueError(f"GPU {last} is out of range: GPU indexes go from 0 to {MAX_GPUS_PER_NODE - 1}")
         out.extend(range(first, last + 1))
     if len(set(out)) != len(out):
         raise ValueError(f"GPU selector {key!r} names a GPU twice")
@@ -42,16 +57,26 @@ def parse_gpu_indices(key: str) -> list[int] | None:
 
 
 def geometry_value(value: GeometryValue) -> dict[str, int] | None:
-    """A geometry value as a dict; `disabled` → None (MIG off on those GPUs). ValueError if malformed."""
+    """A geometry value as a dict; `disabled` → None (MIG off on those GPUs). ValueError if malformed.
+
+    A count of 0 means "none of this profile" and is dropped; a geometry whose counts are all 0
+    creates nothing and is refused (`disabled` says "MIG off" explicitly).
+    """
     if isinstance(value, str):
         if value.strip() == "disabled":
             return None
-        return parse_geometry(value)
-    for name, count in value.items():
+        geometry = parse_geometry(value)
+    else:
+        geometry = dict(value)
+    for name, count in geometry.items():
         parse_profile_name(name)
-        if count < 0:
-            raise ValueError(f"{name}: count must be >= 0")
-    return dict(value)
+        if not 0 <= count <= MAX_INSTANCES:
+            raise ValueError(f"{name}: count must be from 0 to {MAX_INSTANCES}")
+    kept = {name: count for name, count in geometry.items() if count}
+    if not kept:
+        raise ValueError("this geometry creates no MIG instance (every count is 0); "
+                         "write `disabled` to turn MIG off on these GPUs")
+    return kept
 
 
 class MigSharing(StrictModel):
@@ -94,7 +119,7 @@ class MigSharing(StrictModel):
 class TimeSlicing(StrictModel):
     """Device-plugin time-slicing: each device (GPU or MIG device) is advertised `replicas` times."""
 
-    replicas: int = Field(description="Pods that may share one device; at least 2.")
+    replicas: StrictInt = Field(le=MAX_REPLICAS, description=f"Pods that may share one device; 2 to {MAX_REPLICAS}.")
     rename_by_default: bool = Field(
         default=False,
         alias="renameByDefault",
@@ -164,14 +189,33 @@ class GpuPool(StrictModel):
         alias="nodeSelector",
         description="Labels selecting the pool's nodes. Default: the profile's `nvidia.com/gpu.product`.",
     )
-    nodes: list[str] | None = Field(default=None, description="Node names, instead of a nodeSelector.")
-    gpus_per_node: int | None = Field(
-        default=None, alias="gpusPerNode", ge=1, description="GPUs per node; default from the profile."
+    nodes: list[Annotated[str, Field(pattern=NODE_NAME, max_length=253)]] | None = Field(
+        default=None, max_length=MAX_NODE_COUNT, description="Node names, instead of a nodeSelector.")
+    gpus_per_node: StrictInt | None = Field(
+        default=None, alias="gpusPerNode", ge=1, le=MAX_GPUS_PER_NODE, description="GPUs per node; default from the profile."
     )
-    node_count: int | None = Field(
-        default=None, alias="nodeCount", ge=0, description="Expected nodes (for totals); default len(nodes)."
+    node_count: StrictInt | None = Field(
+        default=None, alias="nodeCount", ge=0, le=MAX_NODE_COUNT,
+        description="Expected nodes (for totals); default len(nodes).",
     )
     sharing: Sharing = Field(default_factory=Sharing, description="Sharing scheme of the pool's GPUs.")
+
+    @field_validator("node_selector", mode="before")
+    @classmethod
+    def _labels(cls, value: object) -> object:
+        """Label keys and values as Kubernetes accepts them (YAML `true`/`8` become the strings they read as)."""
+        if not isinstance(value, dict):
+            return value
+        out: dict[str, str] = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or not LABEL_KEY.match(key):
+                raise ValueError(f"{escape(key)!r} is not a label key ([prefix/]name, name ≤ 63 of [-A-Za-z0-9_.])")
+            if isinstance(item, bool):
+                item = "true" if item else "false"
+            if not isinstance(item, (str, int)) or not LABEL_VALUE.match(str(item)):
+                raise ValueError(f"{key}: {escape(item)!r} is not a label value (≤ 63 of [-A-Za-z0-9_.])")
+            out[key] = str(item)
+        return out
 
     @model_validator(mode="after")
     def _selector(self) -> GpuPool:

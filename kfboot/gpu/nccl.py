@@ -187,9 +187,10 @@ def _number(token: str) -> float | None:
     if token.upper() == "N/A":
         return None
     try:
-        return float(token)
+        value = float(token)
     except ValueError:
         return float("nan")
+    return value if math.isfinite(value) else float("nan")  # `1e309`, `inf`: not a measurement
 
 
 def _is_int(token: str) -> bool:

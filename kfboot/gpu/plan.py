@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kfboot.gpu.config import GpuConfig, GpuPool, TimeSlicing, geometry_value, parse_gpu_indices
+from kfboot.gpu.config import DISABLED_EVERYWHERE, GpuConfig, GpuPool, TimeSlicing, geometry_value, parse_gpu_indices
 from kfboot.gpu.mig import Geometry, check_geometry, is_uniform, named_configs, resource_suffix, slot_ranges
 from kfboot.gpu.profile_model import HardwareProfile
 from kfboot.gpu.profiles import ProfileSet
@@ -273,7 +273,7 @@ def _pool_geometries(
         path = (*base, "sharing", "mig", "config")
         configs = named_configs(profile.mig)
         if mig_cfg.config == "all-disabled":
-            problems.append(ConfigProblem(path, "all-disabled turns MIG off; use `mode: none` (or time-slicing)"))
+            problems.append(ConfigProblem(path, DISABLED_EVERYWHERE))
             return None
         if mig_cfg.config not in configs:
             valid = ", ".join(n for n in configs if n != "all-disabled")
@@ -318,6 +318,9 @@ def _pool_geometries(
                 f"GPU {slot_ranges(missing)} (of 0-{gpus - 1}) has no geometry; cover them (or use `all`, or `disabled`)",
             )
         )
+        ok = False
+    if ok and all(g is None for g in per_gpu):
+        problems.append(ConfigProblem((*base, "sharing", "mig", "geometry"), DISABLED_EVERYWHERE))
         ok = False
     return [g for g in per_gpu if isinstance(g, dict) or g is None] if ok else None
 

@@ -85,12 +85,9 @@ def load_profile_file(path: Path) -> HardwareProfile:
     ~15x slower) are only needed to report what is wrong."""
     from pydantic import ValidationError
 
-    from kfboot.yaml_positions import fast_plain, read_yaml_file, validate
+    from kfboot.yaml_positions import fast_plain, read_text, read_yaml_file, validate
 
-    try:
-        data = fast_plain(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        data = None  # read_yaml_file reports it
+    data = fast_plain(read_text(path)[0])  # bounded read: a missing, huge or non-UTF-8 file fails here
     if isinstance(data, dict):
         try:
             fast = HardwareProfile.model_validate(data)

@@ -10,6 +10,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ PREFLIGHT_TIMEOUT = 5.0
 MAX_IN_FLIGHT = 32
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
+REJECTED_HINT = ("the token or certificate is expired or wrong: log in again or refresh the kubeconfig "
+                 "(`kubectl --context {context} auth whoami` shows what the server sees)")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class Kube:
         self.retries = 0
         self._auth_cache: tuple[float, dict[str, str]] | None = None
         self.git_version = ""  # the server's version, known after preflight()
+        # -v: told of every request (method, path, HTTP status or 0 when none came back, milliseconds)
+        self.trace: Callable[[str, str, int, float], None] | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -98,25 +103,37 @@ class Kube:
         if kubeconfig is not None and not Path(kubeconfig).expanduser().is_file():
             raise UsageError(f"kubeconfig {kubeconfig} does not exist",
                              hint="pass --kubeconfig PATH to an existing file (or unset KUBECONFIG)")
+        plugin_errors = _LogCapture()
         try:
             if kubeconfig is None and context is None and _in_cluster():
                 config.load_incluster_config(client_configuration=configuration)
                 ctx_name = "in-cluster"
             else:
-                config.load_kube_config(
-                    config_file=str(kubeconfig) if kubeconfig else None,
-                    context=context,
-                    client_configuration=configuration,
-                )
+                with plugin_errors:  # the client logs an exec plugin's failure and carries on without credentials
+                    config.load_kube_config(
+                        config_file=str(kubeconfig) if kubeconfig else None,
+                        context=context,
+                        client_configuration=configuration,
+                    )
                 _contexts, active = config.list_kube_config_contexts(
                     config_file=str(kubeconfig) if kubeconfig else None
                 )
                 ctx_name = context or (active or {}).get("name", "")
-        except (ConfigException, FileNotFoundError, OSError, TypeError, ValueError) as exc:
+        except (ConfigException, FileNotFoundError, OSError, TypeError, ValueError, AttributeError, KeyError) as exc:
             raise UsageError(
-                f"cannot load Kubernetes configuration: {exc}",
+                f"cannot load Kubernetes configuration{f' {kubeconfig}' if kubeconfig else ''}: {_one_line(exc)}",
                 hint="pass --kubeconfig PATH and/or --context NAME (see `kubectl config get-contexts`)",
             ) from None
+        except Exception as exc:  # PyYAML errors, anything else a malformed file raises
+            raise UsageError(f"cannot read the kubeconfig{f' {kubeconfig}' if kubeconfig else ''}: {_one_line(exc)}",
+                             hint="check the file is a kubeconfig (`kubectl config view`)") from None
+        if plugin_errors.messages:
+            raise UsageError(
+                f"the credential plugin of context {context or 'current'} failed: {plugin_errors.messages[0]}",
+                hint="log in again with the tool that plugin runs (e.g. `gcloud auth login`, `aws sso login`), "
+                     "or pick another --context",
+            )
+        _check_server(configuration.host, context)
         configuration.connection_pool_maxsize = pool_size
         configuration.retries = False  # one retry policy: ours
         api_client = client.ApiClient(configuration)
@@ -162,6 +179,10 @@ class Kube:
         except ApiError as exc:
             if exc.status == 404:
                 raise NotFound(exc.message, status=404) from None
+            if exc.status == 401:
+                raise ClusterError(
+                    f"{method} {path}: the API server of context {self.target.context} rejected the credentials "
+                    "(401 Unauthorized)", status=401, hint=REJECTED_HINT.format(context=self.target.context)) from None
             raise ClusterError(f"{method} {path}: {exc}", status=exc.status) from exc
         except Exception as exc:
             from kfboot.k8s.retry import is_transient
@@ -182,9 +203,16 @@ class Kube:
                 self.writes += 1
         auth = self._auth_headers()
         with self._in_flight:  # never more requests at once than pooled connections
-            resp = self.api.call_api(method, url, header_params={**headers, **auth}, body=body,
-                                     _request_timeout=timeout or self.request_timeout)
-            data = resp.read()
+            started, status = time.monotonic(), 0  # the trace times the request, not the queue before it
+            try:
+                resp = self.api.call_api(method, url, header_params={**headers, **auth}, body=body,
+                                         _request_timeout=timeout or self.request_timeout)
+                data = resp.read()
+                status = resp.status
+            finally:
+                if self.trace is not None:
+                    self.trace(method, url.removeprefix(self.api.configuration.host), status,
+                               (time.monotonic() - started) * 1000)
         if not 200 <= resp.status < 300:
             reason, message = _status_message(data)
             retry_after = resp.getheader("Retry-After")
@@ -340,6 +368,13 @@ class Kube:
         try:
             version = self.server_version(timeout=PREFLIGHT_TIMEOUT, attempts=2)
         except ClusterError as exc:
+            if exc.status in (401, 403):
+                raise ClusterError(
+                    f"the API server of context {self.target.context} at {self.target.server} rejected the "
+                    f"credentials ({exc.status} {'Unauthorized' if exc.status == 401 else 'Forbidden'})",
+                    hint=REJECTED_HINT.format(context=self.target.context),
+                    status=exc.status,
+                ) from None
             cause = exc.__cause__ if exc.__cause__ is not None else exc.message
             raise ClusterError(
                 f"cannot reach the API server of context {self.target.context} at {self.target.server}: {cause}",
@@ -350,6 +385,53 @@ class Kube:
 
     def close(self) -> None:
         self.api.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).replace("\n", " ").strip()
+    return "".join(c if c.isprintable() else "?" for c in text)[:300]
+
+
+def _check_server(host: str, context: str | None) -> None:
+    """The cluster's `server:` must be an http(s) URL with a host; say so instead of failing in urllib3."""
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(host or "")
+        _ = url.port  # raises ValueError for a port that is not a number
+        ok = url.scheme in ("https", "http") and bool(url.hostname) and not any(c.isspace() for c in host)
+    except ValueError:
+        ok = False
+    if not ok:
+        shown = "".join(c if c.isprintable() else "?" for c in (host or ""))[:200]
+        raise UsageError(f"the kubeconfig's server for context {context or 'current'} is not an https:// URL: "
+                         f"{shown!r}", hint="fix `clusters[].cluster.server` (e.g. https://127.0.0.1:6443)")
+
+
+class _LogCapture:
+    """Collect ERROR records the kubernetes client logs (to the root logger) while loading a kubeconfig."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def __enter__(self) -> _LogCapture:
+        import logging
+
+        capture = self
+
+        class _Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if record.levelno >= logging.ERROR:
+                    capture.messages.append(_one_line(Exception(record.getMessage())))
+
+        self._handler = _Handler()
+        logging.getLogger().addHandler(self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import logging
+
+        logging.getLogger().removeHandler(self._handler)
 
 
 def _in_cluster() -> bool:

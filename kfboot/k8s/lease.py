@@ -106,6 +106,21 @@ class LeaseLock:
                      "acquireTime": acquire_time or now, "renewTime": now},
         }
 
+    def check(self) -> None:
+        """Read-only: fail (LockHeld) when another live run holds the lock."""
+        current = self.kube.get_ref(self.ref)
+        if current is not None and self._live_holder(current):
+            self._held_by_other(current)
+
+    def _live_holder(self, current: dict[str, Any]) -> bool:
+        spec = current.get("spec") or {}
+        holder = spec.get("holderIdentity")
+        renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
+        duration = spec.get("leaseDurationSeconds") or self.ttl
+        expired = (holder is None or renewed is None or (_now() - renewed).total_seconds() > duration
+                   or _holder_is_dead(holder))
+        return bool(holder) and holder != self.identity and not expired
+
     def acquire(self) -> None:
         """Take the lock or fail fast naming who holds it."""
         current = self.kube.get_ref(self.ref)

@@ -138,7 +138,7 @@ class HelmPhase:
         """`helm template` of the chart with kfboot's values, and those values as values.yaml."""
         import yaml
 
-        objects = services.get(HELM).template(self.chart, self.values, release=self.release, namespace=self.namespace)
+        objects = services.get(HELM).template(self.installable_chart(), self.values, release=self.release, namespace=self.namespace)
         values = yaml.safe_dump(self.values, sort_keys=True) if self.values else "{}\n"
         entry = {"kind": "helm", "chart": self.chart.describe(), "release": f"{self.namespace}/{self.release}"}
         return Rendering(objects, entry, {"values.yaml": values})

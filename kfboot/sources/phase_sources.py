@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kfboot.config.catalog import Catalog, load_catalog
+from kfboot.errors import EnvironmentProblem, KfbootError
 from kfboot.sources.manifests import pin_fingerprint
 
 _PULL_LOCK = threading.Lock()
@@ -83,10 +84,38 @@ def ensure_cache_bundle(catalog: Catalog | None = None) -> Path:
 
     catalog = catalog or load_catalog()
     root = cache_bundle_dir(catalog)
-    with _PULL_LOCK, _file_lock(root.parent / f".{root.name}.lock"):
-        if not (root / INDEX_FILE).is_file():
-            pull_bundle(root, catalog=catalog, force=True)
+    with _PULL_LOCK:
+        if root in _PULL_FAILURES:  # said once; every phase that needs the bundle gets the same words
+            raise _PULL_FAILURES[root]
+        try:
+            with _file_lock(root.parent / f".{root.name}.lock"):
+                if not (root / INDEX_FILE).is_file():
+                    pull_bundle(root, catalog=catalog, force=True)
+        except OSError as exc:
+            _PULL_FAILURES[root] = SourcesUnavailable(
+                f"cannot write the cache bundle under {root.parent}: {exc.strerror or exc}",
+                hint="set KFBOOT_CACHE_DIR to a writable directory, or install from a bundle: --bundle DIR")
+            raise _PULL_FAILURES[root] from None
+        except KfbootError as exc:
+            _PULL_FAILURES[root] = SourcesUnavailable(
+                f"no cache bundle at {root} and the pinned sources cannot be downloaded: {exc.message}",
+                hint="without network, make a bundle where the sources are reachable (`kfboot bundle pull DIR`, "
+                     "or `kfboot bundle build DIR --manifests …`), copy it here and pass --bundle DIR")
+            raise _PULL_FAILURES[root] from None
     return root
+
+
+def cache_bundle_present(catalog: Catalog | None = None) -> bool:
+    from kfboot.sources.bundle import INDEX_FILE
+
+    return (cache_bundle_dir(catalog) / INDEX_FILE).is_file()
+
+
+class SourcesUnavailable(EnvironmentProblem):
+    """Neither a bundle nor the network can provide the pinned sources (an environment error)."""
+
+
+_PULL_FAILURES: dict[Path, SourcesUnavailable] = {}  # per cache bundle, for this process
 
 
 @contextlib.contextmanager
@@ -116,7 +145,9 @@ class CachedUpstream:
     paths: tuple[str, ...]
 
     def describe(self) -> str:
-        return f"{self.name} {self.version} ({self.commit[:12]}, cached bundle): " + ", ".join(self.paths)
+        where = (f"cache bundle {cache_bundle_dir()}" if cache_bundle_present()
+                 else "no cache bundle yet: downloaded on first install, or pass --bundle DIR")
+        return f"{self.name} {self.version} ({self.commit[:12]}, {where}): " + ", ".join(self.paths)
 
     def fingerprint(self) -> str:
         """From content, the same as the same bundle given as `--bundle`, once the cache holds it; before

@@ -45,12 +45,11 @@ def _matches_rule(rule: dict[str, Any], rt: ResourceType, subresource: str, oper
     scope = rule.get("scope", "*")
     if (scope == "Cluster" and rt.namespaced) or (scope == "Namespaced" and not rt.namespaced):
         return False
-    wanted = f"{rt.plural}/{subresource}" if subresource else rt.plural
+    # as k8s.io/apiserver's rules.Matcher: `*` is every resource (no subresources), `*/*` and `pods/*`
+    # also match the resource itself (an empty subresource matches `*`)
     for res in rule.get("resources") or []:
         plural, _, sub = res.partition("/")
-        if (plural in ("*", rt.plural)) and (sub == subresource or (sub == "*" and subresource)):
-            return True
-        if res == wanted:
+        if plural in ("*", rt.plural) and sub in ("*", subresource):
             return True
     return False
 

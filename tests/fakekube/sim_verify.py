@@ -65,6 +65,23 @@ def crd(group: str, version: str, kind: str, plural: str, namespaced: bool) -> d
                                                                   "x-kubernetes-preserve-unknown-fields": True}}}]}}
 
 
+def wait_established(fake: FakeKube, names: list[str], timeout: float = 10) -> None:
+    """Block until the fake's CRD controller has Established these CRDs (as a test setup on a real
+    cluster would), so discovery serves their kinds before the code under test looks."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while True:
+            crd_obj = fake.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name) or {}
+            conditions = (crd_obj.get("status") or {}).get("conditions") or []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"CRD {name} was not Established within {timeout:g}s")
+            time.sleep(0.02)
+
+
 class VerifySim:
     def __init__(self, fake: FakeKube) -> None:
         self.fake = fake
@@ -75,6 +92,7 @@ class VerifySim:
     def install(self) -> VerifySim:
         for spec in KINDS:
             self.fake.put(crd(*spec))
+        wait_established(self.fake, [crd(*spec)["metadata"]["name"] for spec in KINDS])
         hooks = {"Issuer": self._issuer, "Certificate": self._certificate, "Profile": self._profile,
                  "Notebook": self._notebook, "Experiment": self._experiment, "TrainJob": self._trainjob,
                  "RayCluster": self._raycluster, "RayJob": self._rayjob, "InferenceService": self._isvc,
