@@ -57,8 +57,13 @@ def render_all(bundle: Path, work: Path) -> tuple[Path, Path]:
     if proc.returncode != 0:
         raise SystemExit(f"render failed: {proc.stderr}")
     index = yaml.safe_load((out / "index.yaml").read_text())
+    # Helm creates a release's namespace (--create-namespace) and kfboot has Helm do so; a chart's
+    # template output does not hold it, so the kubectl loop gets it as the first documents
+    namespaces = sorted({p["release"].split("/")[0] for p in index["phases"] if p.get("kind") == "helm"})
+    docs = [yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}) for ns in namespaces]
+    docs += [(out / p["name"] / "manifests.yaml").read_text() for p in index["phases"]]
     platform = work / "platform.yaml"
-    platform.write_text("\n---\n".join((out / p["name"] / "manifests.yaml").read_text() for p in index["phases"]))
+    platform.write_text("\n---\n".join(docs))
     return platform, out / "kubeflow" / "manifests.yaml"
 
 
