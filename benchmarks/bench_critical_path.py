@@ -37,10 +37,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kfboot.config.catalog import load_catalog  # noqa: E402
-from kfboot.engine.dag import dependencies  # noqa: E402
-from kfboot.engine.phase import PhaseContext, Problem  # noqa: E402
-from kfboot.engine.runner import Runner  # noqa: E402
+from kfboot.config.catalog import load_catalog
+from kfboot.engine.dag import dependencies
+from kfboot.engine.phase import PhaseContext, Problem
+from kfboot.engine.runner import Runner
 
 READY_S = {"cert-manager": 45.0, "istio": 60.0, "dex": 30.0, "kubeflow-namespace": 1.0, "kubeflow": 300.0,
            "kserve": 90.0, "gpu-operator": 240.0, "kuberay": 30.0, "kuberay-roles": 1.0}
@@ -137,7 +137,7 @@ def main() -> None:
     dag, seq = dag_wall / args.scale, seq_wall / args.scale
     print(f"phases: {len(graph)}; longest chain: {' -> '.join(chain)} = {bound:.0f} s; sum of all phases {total:.0f} s")
     print(f"{'schedule':<22}{'simulated s':>12}{'real-cluster s':>16}{'vs bound':>10}")
-    for label, wall, real in (("DAG, parallel=%d" % args.parallel, dag_wall, dag), ("one phase at a time", seq_wall, seq)):
+    for label, wall, real in ((f"DAG, parallel={args.parallel}", dag_wall, dag), ("one phase at a time", seq_wall, seq)):
         print(f"{label:<22}{wall:>12.2f}{real:>16.0f}{real / bound:>9.3f}x")
     lateness = {}
     for n in graph:
