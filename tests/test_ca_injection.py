@@ -61,6 +61,7 @@ def test_cert_manager_issuer_waits_for_ca_from_secret_injection(fake_kube: Any, 
                    "cert-manager.io/inject-ca-from-secret" in (o["metadata"].get("annotations") or {})]
     assert from_secret, "cert-manager's own webhooks take their CA from a Secret"
     kube = connect(fake_kube, tmp_path)
+    fake_kube.cainjector_delay = 60  # the fake's own cainjector (it runs once the Deployment is up) stays out of it
     injector = SlowCainjector(fake_kube, delay=0.5)
     injector.thread.start()
     try:
