@@ -49,7 +49,7 @@ TRANSIENT_API_ERROR = re.compile(
         "Internal error occurred", "the server is currently unable to handle the request",
         "the server was unable to return a response in the time allotted", "the server has received too many requests",
         "has prevented the request from succeeding", "connection reset by peer", "connection refused",
-        "unexpected EOF", "i/o timeout", "TLS handshake timeout", "http2: client connection lost",
+        "unexpected EOF", '": EOF', "i/o timeout", "TLS handshake timeout", "http2: client connection lost",
         "etcdserver: request timed out")))
 
 
