@@ -102,7 +102,7 @@ def _kill_at(fk: KillingFake, args: list[str], tmp_path: Path, kill_at: int) -> 
     assert proc.returncode == -signal.SIGKILL, f"the run ended before its write {kill_at}: {err[-2000:]}"
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 3])
 def test_install_killed_at_a_seeded_write_resumes_and_converges(seed: int, tmp_path: Path) -> None:
     kill_at = random.Random(seed).randint(1, 55)  # a clean install of these phases makes ~62 writes
     with KillingFake(seed=seed) as fk:
