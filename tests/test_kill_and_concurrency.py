@@ -102,7 +102,7 @@ def _kill_at(fk: KillingFake, args: list[str], tmp_path: Path, kill_at: int) -> 
     assert proc.returncode == -signal.SIGKILL, f"the run ended before its write {kill_at}: {err[-2000:]}"
 
 
-@pytest.mark.parametrize("seed", [1, 3])
+@pytest.mark.parametrize("seed", [1, 2])  # killed at write 9 and 55 of ~62
 def test_install_killed_at_a_seeded_write_resumes_and_converges(seed: int, tmp_path: Path) -> None:
     kill_at = random.Random(seed).randint(1, 55)  # a clean install of these phases makes ~62 writes
     with KillingFake(seed=seed) as fk:
@@ -126,7 +126,7 @@ def test_install_killed_at_a_seeded_write_resumes_and_converges(seed: int, tmp_p
         assert fk.write_count() == 0
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [2, 6])  # killed at write 4 and 37 of ~48
 def test_uninstall_killed_at_a_seeded_write_resumes_and_removes_everything(seed: int, tmp_path: Path) -> None:
     kill_at = random.Random(seed).randint(1, 40)  # a clean uninstall of these phases makes ~48 writes
     with KillingFake(seed=seed) as fk:
