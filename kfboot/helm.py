@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,18 @@ class ChartRef:
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+HELM_ATTEMPTS = 4
+# How client-go (inside Helm) words failures a retry gets past: kube-apiserver's messages for 500, 503, 504
+# and 429, and connections dropped or refused. Helm reports only text, so the text is what there is to go by.
+TRANSIENT_API_ERROR = re.compile(
+    "|".join(re.escape(m) for m in (
+        "Internal error occurred", "the server is currently unable to handle the request",
+        "the server was unable to return a response in the time allotted", "the server has received too many requests",
+        "has prevented the request from succeeding", "connection reset by peer", "connection refused",
+        "unexpected EOF", '": EOF', "i/o timeout", "TLS handshake timeout", "http2: client connection lost",
+        "etcdserver: request timed out")))
 
 
 class Helm:
@@ -80,19 +94,30 @@ class Helm:
 
     def install_or_upgrade(self, release: str, namespace: str, chart: ChartRef, values: dict[str, Any],
                            *, timeout: float, skip_crds: bool = False) -> list[ObjectRef]:
-        """Install or upgrade; returns the objects of the release (its inventory)."""
+        """Install or upgrade; returns the objects of the release (its inventory). A failure Helm reports
+        in the API server's words for a transient one (5xx, 429, a dropped connection) is retried, a few
+        times within `timeout`: `upgrade --install` picks up a release that failed half-way."""
         from pyhelm3.errors import Error as HelmError
 
-        try:
-            loaded = self._chart(chart)
-            revision = _run(self.client.install_or_upgrade_release(
-                release, loaded, values, namespace=namespace, create_namespace=True,
-                timeout=f"{int(timeout)}s", wait=False, skip_crds=skip_crds,
-            ))
-            resources = _run(revision.resources())
-        except HelmError as exc:
-            raise ClusterError(f"helm failed for release {namespace}/{release}: {exc}", hint=_offline_hint(exc)) from None
-        return [ObjectRef.of(obj) for obj in resources if obj]
+        deadline = time.monotonic() + timeout
+        for attempt in range(HELM_ATTEMPTS):
+            try:
+                loaded = self._chart(chart)
+                revision = _run(self.client.install_or_upgrade_release(
+                    release, loaded, values, namespace=namespace, create_namespace=True,
+                    timeout=f"{int(max(1.0, deadline - time.monotonic()))}s", wait=False, skip_crds=skip_crds,
+                ))
+                resources = _run(revision.resources())
+                return [ObjectRef.of(obj) for obj in resources if obj]
+            except HelmError as exc:
+                pause = 2.0 ** attempt
+                if (attempt + 1 < HELM_ATTEMPTS and TRANSIENT_API_ERROR.search(str(exc))
+                        and time.monotonic() + pause < deadline):
+                    time.sleep(pause)
+                    continue
+                raise ClusterError(f"helm failed for release {namespace}/{release}: {exc}",
+                                   hint=_offline_hint(exc)) from None
+        raise AssertionError("unreachable")
 
     def template(self, chart: ChartRef, values: dict[str, Any], *, release: str, namespace: str,
                  include_crds: bool = True) -> list[dict[str, Any]]:

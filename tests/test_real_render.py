@@ -212,3 +212,41 @@ def test_gpu_operator_chart_installs_under_helm4(bundle: Path, tmp_path: Path,
         step = j.run("helm4", "install", "-f", str(config))
         assert step.exit_code == 0, _why(step)
         assert fk.get("nvidia.com/v1", "ClusterPolicy", "cluster-policy")["status"]["state"] == "ready"
+
+
+CERT_MANAGER_ONLY = """\
+apiVersion: kfboot.io/v1alpha1
+kind: Platform
+components:
+  gpu-operator: {enabled: false}
+  istio: {enabled: false}
+  dex: {enabled: false}
+  kubeflow: {enabled: false}
+  kuberay: {enabled: false}
+  kserve: {enabled: false}
+"""
+
+
+@pytest.mark.parametrize("seed", [7])
+def test_real_cert_manager_converges_through_transient_api_failures(bundle: Path, tmp_path: Path, seed: int,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real cert-manager render (CRDs, webhooks waiting for cainjector) at 10 % transient failures
+    (seeded 503/500, 429, dropped connections): the install rides them out, a calm re-run writes nothing.
+    benchmarks/bench_faults.py measures the whole platform at 0-20 %."""
+    from tests.fakekube import Fault
+
+    config = tmp_path / "kfboot.yaml"
+    config.write_text(CERT_MANAGER_ONLY)
+    with FakeKube(seed=seed) as fk:
+        _prepare(fk, monkeypatch, tmp_path, _helm(HELM3))
+        storm = [fk.inject(Fault(verbs=("GET", "LIST"), error_rate=0.08, status=503, drop_rate=0.02)),
+                 fk.inject(Fault(verbs=("PATCH", "POST", "PUT", "DELETE"), error_rate=0.06, status=500, drop_rate=0.02)),
+                 fk.inject(Fault(verbs=("PATCH",), error_rate=0.02, status=429, retry_after=0))]
+        j = Journey(fk, fk.write_kubeconfig(tmp_path / "kubeconfig", context=CONTEXT), bundle)
+        stormy = j.run("stormy", "install", "-f", str(config))
+        assert sum(h.fired for h in storm) > 5  # the storm really hit
+        assert stormy.exit_code == 0, _why(stormy)
+        assert _states(stormy)["cert-manager"] == "ready"
+        fk.clear_faults()
+        calm = j.run("calm", "install", "-f", str(config))
+        assert calm.exit_code == 0 and calm.writes == 0, _why(calm)

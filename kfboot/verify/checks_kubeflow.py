@@ -16,6 +16,7 @@ from kfboot.verify import evidence, steps
 from kfboot.verify.check import Check, CheckFailed, CheckSkipped, Probe
 from kfboot.verify.http import HttpError
 from kfboot.verify.kfp import FINAL_STATES, KfpClient, KfpError, one_step_pipeline, run_error
+from kfboot.verify.pod_security import restricted
 
 EDITOR = "default-editor"
 NOTEBOOK = "kfboot-verify-notebook"
@@ -45,8 +46,10 @@ def profile_object(name: str, owner: str) -> dict[str, Any]:
 
 def notebook_object(ns: str, image: str) -> dict[str, Any]:
     return {"apiVersion": "kubeflow.org/v1", "kind": "Notebook", "metadata": {"name": NOTEBOOK, "namespace": ns},
-            "spec": {"template": {"spec": {"containers": [{
-                "name": NOTEBOOK, "image": image, "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}}]}}}}
+            # gid 100 (users), as Kubeflow's notebook images expect
+            "spec": {"template": {"spec": restricted({"containers": [{
+                "name": NOTEBOOK, "image": image, "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}}]},
+                group=100)}}}
 
 
 def trainjob_object(ns: str) -> dict[str, Any]:

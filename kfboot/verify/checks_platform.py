@@ -13,6 +13,7 @@ from kfboot.verify import evidence, steps
 from kfboot.verify.check import Check, CheckFailed, CheckSkipped, Probe
 from kfboot.verify.http import HttpError, HttpSession
 from kfboot.verify.login import LoginFailed, is_login_redirect, login, refused, unauthenticated_entry
+from kfboot.verify.pod_security import restricted
 
 MESH_NAMESPACE = "kfboot-verify-mesh"
 ECHO = "kfboot-verify-echo"
@@ -60,9 +61,9 @@ def echo_objects(ns: str, image: str) -> list[dict[str, Any]]:
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": ECHO, "namespace": ns, "labels": labels},
          "spec": {"replicas": 1, "selector": {"matchLabels": labels},
                   "template": {"metadata": {"labels": labels},
-                               "spec": {"containers": [{"name": "echo", "image": image,
-                                                        "args": ["netexec", "--http-port=8080"],
-                                                        "ports": [{"containerPort": 8080}]}]}}}},
+                               "spec": restricted({"containers": [{"name": "echo", "image": image,
+                                                                   "args": ["netexec", "--http-port=8080"],
+                                                                   "ports": [{"containerPort": 8080}]}]})}}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": ECHO, "namespace": ns, "labels": labels},
          "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
         {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",

@@ -11,6 +11,7 @@ from kfboot.verify import steps
 from kfboot.verify.check import Check, CheckFailed, CheckSkipped, Probe
 from kfboot.verify.checks_platform import GATEWAY_PRINCIPAL, gpu_nodes
 from kfboot.verify.http import HttpError
+from kfboot.verify.pod_security import restricted
 
 RAYCLUSTER = "kfboot-verify-ray"
 RAYJOB = "kfboot-verify-rayjob"
@@ -30,12 +31,12 @@ def _ray_container(name: str, image: str, cpu: str, memory: str, gpus: int = 0) 
 
 def ray_cluster_spec(image: str, gpu_worker: bool) -> dict[str, Any]:
     workers = [{"groupName": "cpu", "replicas": 1, "minReplicas": 1, "maxReplicas": 1, "rayStartParams": {},
-                "template": {"spec": {"containers": [_ray_container("ray-worker", image, "500m", "1Gi")]}}}]
+                "template": {"spec": restricted({"containers": [_ray_container("ray-worker", image, "500m", "1Gi")]})}}]
     if gpu_worker:
         workers.append({"groupName": "gpu", "replicas": 1, "minReplicas": 1, "maxReplicas": 1, "rayStartParams": {},
-                        "template": {"spec": {"containers": [_ray_container("ray-worker", image, "1", "2Gi", 1)]}}})
+                        "template": {"spec": restricted({"containers": [_ray_container("ray-worker", image, "1", "2Gi", 1)]})}})
     return {"headGroupSpec": {"rayStartParams": {"dashboard-host": "0.0.0.0"},
-                              "template": {"spec": {"containers": [_ray_container("ray-head", image, "500m", "2Gi")]}}},
+                              "template": {"spec": restricted({"containers": [_ray_container("ray-head", image, "500m", "2Gi")]})}},
             "workerGroupSpecs": workers}
 
 

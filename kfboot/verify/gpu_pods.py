@@ -17,6 +17,9 @@ import re
 from typing import Any
 
 from kfboot.gpu.smi_checks import SMI_SCRIPT
+from kfboot.verify.pod_security import RESTRICTED_EXCEPTIONS, pod_security
+
+__all__ = ["RESTRICTED_EXCEPTIONS", "pod_security"]  # re-exported: verify-gpu's pods are restricted too
 
 APP_LABEL = "app.kubernetes.io/name"
 APP = "kfboot-verify-gpu"
@@ -48,15 +51,6 @@ def object_name(prefix: str, *parts: str) -> str:
     slug = re.sub(r"[^a-z0-9-]+", "-", raw.lower()).strip("-")
     digest = hashlib.sha256(raw.encode()).hexdigest()[:6]
     return f"{prefix}-{slug[: 52 - len(prefix) - 8].rstrip('-')}-{digest}"
-
-
-def pod_security(*, ipc_lock: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(pod securityContext, container securityContext) per Pod Security "restricted"."""
-    pod = {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000, "seccompProfile": {"type": "RuntimeDefault"}}
-    container: dict[str, Any] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-    if ipc_lock:
-        container["capabilities"]["add"] = ["IPC_LOCK"]  # RDMA memory registration (documented exception)
-    return pod, container
 
 
 def _job(name: str, ns: str, check: str, node_label: str, pod_spec: dict[str, Any], deadline_s: int,

@@ -39,6 +39,16 @@ class RequestRecord:
     verb: str = ""  # logical verb: GET/LIST/WATCH/POST/PUT/PATCH/DELETE
 
 
+def injected_message(status: int) -> str:
+    """An injected failure worded as kube-apiserver words it (clients such as Helm only see the text)."""
+    cause = f"fakekube: injected {status}"
+    return {500: f"Internal error occurred: {cause}",
+            503: f"the server is currently unable to handle the request ({cause})",
+            504: f"the server was unable to return a response in the time allotted ({cause})",
+            429: f"the server has received too many requests and has asked us to try again later ({cause})",
+            }.get(status, cause)
+
+
 class _Dropped(Exception):
     """Raised to abandon a request without answering (fault: dropped connection)."""
 
@@ -198,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
                 headers = {}
                 if decision.retry_after is not None:
                     headers["Retry-After"] = str(decision.retry_after)
-                raise ApiError(decision.status, f"fakekube: injected {decision.status}", headers=headers)
+                raise ApiError(decision.status, injected_message(decision.status), headers=headers)
             if decision.conflict:
                 raise ApiError(409, "Operation cannot be fulfilled: the object has been modified; please "
                                     "apply your changes to the latest version and try again (injected)",
