@@ -16,6 +16,17 @@ FIXTURES = Path(__file__).parent / "fixtures"
 PHASES = FIXTURES / "phases"
 MANIFESTS = FIXTURES / "kubeflow-manifests"  # a miniature kubeflow/manifests tree, upstream layout
 CHARTS = {"gpu-operator": FIXTURES / "charts" / "gpu-operator", "kuberay": FIXTURES / "charts" / "kuberay-operator"}
+# the fixture tree's four phases: cert-manager, kubeflow-namespace, istio (needs both), dex (needs istio)
+FOUR_PHASES = """\
+apiVersion: kfboot.io/v1alpha1
+kind: Platform
+components:
+  gpu-operator: {enabled: false}
+  kubeflow: {enabled: false}
+  kuberay: {enabled: false}
+  kserve: {enabled: false}
+install: {timeout: 60}
+"""
 ONLY_CERT_MANAGER = """\
 apiVersion: kfboot.io/v1alpha1
 kind: Platform

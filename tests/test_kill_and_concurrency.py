@@ -23,22 +23,12 @@ from typer.testing import CliRunner
 
 from kfboot.cli.app import app
 from kfboot.phases.state_store import STATE_NAME, STATE_NAMESPACE
-from tests.bed import MANIFESTS
+from tests.bed import FOUR_PHASES, MANIFESTS
 from tests.fakekube import FakeKube
 
 ROOT = Path(__file__).resolve().parents[1]
 LEASE = ("coordination.k8s.io/v1", "Lease", "kfboot-lock", STATE_NAMESPACE)
-# four phases of the fixture tree: cert-manager, kubeflow-namespace, istio (needs both), dex (needs istio)
-PLATFORM = """\
-apiVersion: kfboot.io/v1alpha1
-kind: Platform
-components:
-  gpu-operator: {enabled: false}
-  kubeflow: {enabled: false}
-  kuberay: {enabled: false}
-  kserve: {enabled: false}
-install: {timeout: 60}
-"""
+PLATFORM = FOUR_PHASES
 ENABLED = {"cert-manager", "kubeflow-namespace", "istio", "dex"}
 RECORDED = {"applying", "waiting", "ready", "failed", "uninstalling", "uninstalled"}
 WRITES = ("POST", "PUT", "PATCH", "DELETE")

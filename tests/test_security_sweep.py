@@ -24,7 +24,7 @@ from kfboot.cli.app import app
 from kfboot.phases.state_store import STATE_NAME, STATE_NAMESPACE
 from kfboot.verify import gpu_pods
 from kfboot.verify.pod_security import RESTRICTED_EXCEPTIONS
-from tests.bed import MANIFESTS
+from tests.bed import FOUR_PHASES, MANIFESTS
 from tests.fakekube import FakeKube
 from tests.fakekube.sim_verify import TOKEN_PREFIX
 from tests.gpu.nccl_logs import single_node_log
@@ -36,16 +36,7 @@ from tests.test_verify_checks import Stack, stack  # noqa: F401  (the verify tes
 BEARER = "kubeconfig-bearer-7f3a9c-do-not-print"
 CLIENT_KEY = "-----BEGIN EC PRIVATE KEY-----\nclient-key-5e1d-do-not-print\n-----END EC PRIVATE KEY-----\n"
 CLIENT_CERT = "-----BEGIN CERTIFICATE-----\nclient-cert-5e1d\n-----END CERTIFICATE-----\n"
-PLATFORM = """\
-apiVersion: kfboot.io/v1alpha1
-kind: Platform
-components:
-  gpu-operator: {enabled: false}
-  kubeflow: {enabled: false}
-  kuberay: {enabled: false}
-  kserve: {enabled: false}
-install: {timeout: 60}
-"""
+PLATFORM = FOUR_PHASES
 POD_KINDS = [("batch/v1", "Job"), ("v1", "Pod"), ("apps/v1", "Deployment"), ("kubeflow.org/v1", "Notebook"),
              ("kubeflow.org/v1beta1", "Experiment"), ("ray.io/v1", "RayJob"), ("ray.io/v1", "RayCluster"),
              ("trainer.kubeflow.org/v1alpha1", "TrainJob"), ("serving.kserve.io/v1beta1", "InferenceService")]
