@@ -57,3 +57,14 @@ def test_roles_aggregate_into_kubeflows_real_roles_and_cover_the_real_ray_crds()
     plurals = {c["spec"]["names"]["plural"] for c in ray_crds}
     assert {c["spec"]["group"] for c in ray_crds} == {"ray.io"}
     assert plurals == {"rayclusters", "rayjobs", "rayservices"} and plurals <= edit and plurals <= view
+
+
+def test_the_plan_names_the_roles_not_a_path_of_this_machine() -> None:
+    from typer.testing import CliRunner
+
+    from kfboot.cli.app import app
+
+    result = CliRunner().invoke(app, ["plan", "--offline"])
+    line = next(ln for ln in result.output.splitlines() if "kubeflow-kuberay-admin/edit/view" in ln)
+    assert "server-side apply kfboot's kubeflow-kuberay-admin/edit/view ClusterRoles" in line
+    assert "/" + "data/manifests" not in result.output

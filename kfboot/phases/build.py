@@ -65,7 +65,8 @@ def _with_kuberay_roles(phases: list[Phase]) -> list[Phase]:
     from kfboot.sources.manifests import LocalManifests
 
     kuberay = next(p for p in phases if p.name == "kuberay")
-    roles = ManifestPhase(name="kuberay-roles", title="Ray rights for Kubeflow users", source=LocalManifests((KUBERAY_ROLES,)),
+    source = LocalManifests((KUBERAY_ROLES,), label="kfboot's kubeflow-kuberay-admin/edit/view ClusterRoles")
+    roles = ManifestPhase(name="kuberay-roles", title="Ray rights for Kubeflow users", source=source,
                           version=kuberay.version, needs=("kubeflow", "kuberay"))
     return [*phases, roles]
 

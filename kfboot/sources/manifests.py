@@ -73,9 +73,10 @@ class LocalManifests:
     """YAML files, directories of YAML files, or kustomize directories on this machine."""
 
     paths: tuple[Path, ...]
+    label: str | None = None  # what plans say instead of the paths (files shipped inside kfboot)
 
     def describe(self) -> str:
-        return "manifests from " + ", ".join(str(p) for p in self.paths)
+        return self.label or "manifests from " + ", ".join(str(p) for p in self.paths)
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
