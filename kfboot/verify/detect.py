@@ -8,7 +8,7 @@ platform file the checks ask the cluster: Knative Serving present means KServe r
 from __future__ import annotations
 
 from kfboot.errors import ClusterError
-from kfboot.k8s.client import Kube
+from kfboot.k8s.client import Kube, NotFound
 
 KNATIVE_SERVICE = ("serving.knative.dev/v1", "Service")
 APP_KINDS = {  # app → (apiVersion, kind) it serves
@@ -21,9 +21,11 @@ APP_SERVICES = {"pipelines": "ml-pipeline", "central-dashboard": "centraldashboa
 
 
 def _serves(kube: Kube, api_version: str, kind: str) -> bool:
+    """True when discovery serves the kind. Only "not served" means no: any other error (after the
+    client's retries) is raised, so a flaky API server never makes verify guess the wrong mode."""
     try:
         kube.resource(api_version, kind)
-    except ClusterError:
+    except NotFound:
         return False
     return True
 
