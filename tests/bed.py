@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,11 @@ from kfboot.phases.state_store import STATE_NAMESPACE, ConfigMapStateStore
 from kfboot.sources.manifests import LocalManifests
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# the Helm binaries scripts/setup --dev puts in the venv (tests skip when one is missing)
+HELMS = {
+    "helm3": Path(sys.prefix) / "tools" / "helm-v3.19.0" / "helm",
+    "helm4": Path(sys.prefix) / "tools" / "helm-v4.1.4" / "helm",
+}
 PHASES = FIXTURES / "phases"
 MANIFESTS = FIXTURES / "kubeflow-manifests"  # a miniature kubeflow/manifests tree, upstream layout
 CHARTS = {"gpu-operator": FIXTURES / "charts" / "gpu-operator", "kuberay": FIXTURES / "charts" / "kuberay-operator"}
@@ -113,3 +121,14 @@ def seed_external(fk: Any, component: str) -> None:
                              "labels": {"kubernetes.io/service-name": ep.name}},
                 "addressType": "IPv4",
                 "endpoints": [{"addresses": ["10.0.0.9"], "conditions": {"ready": True}}]})
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Poll `pred` until it returns something truthy (returned), or fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")

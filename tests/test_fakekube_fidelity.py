@@ -10,11 +10,12 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.bed import wait_for
 from tests.fakekube import FakeKube
 
 NS = "demo"
@@ -37,15 +38,6 @@ def call(fk: FakeKube, method: str, path: str, body: Any = None,
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"{}")
 
-
-def wait_for(pred: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 # ---------------------------------------------------------------------------------------------- names, paths

@@ -14,15 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.bed import HELMS
 from tests.fakekube import FakeKube
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.prefix)
 KUBECTL = VENV / "bin" / "kubectl"
-HELMS = {
-    "helm3": VENV / "tools" / "helm-v3.19.0" / "helm",
-    "helm4": VENV / "tools" / "helm-v4.1.4" / "helm",
-}
 CHART = ROOT / "tests" / "fixtures" / "charts" / "demo"
 
 MANIFEST = """\

@@ -13,26 +13,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from kfboot.engine.services import Services
 from kfboot.helm import ChartRef, Helm
 from kfboot.phases.helm_phase import HELM, HelmPhase
 from tests.bed import CHARTS, connect, runner
-from tests.test_helm_phase import HELMS
 
 CRD = "clusterpolicies.nvidia.com"
 
-
-@pytest.fixture(params=sorted(HELMS))
-def helm_bin(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = HELMS[request.param]
-    if not path.exists():
-        pytest.skip(f"{path} missing: run scripts/setup --dev")
-    for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
-        monkeypatch.setenv(var, str(tmp_path / var.lower()))
-    return path
 
 
 def _install(fake_kube: Any, tmp_path: Path, helm_bin: Path, chart_dir: Path, values: dict[str, Any]) -> Any:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from kfboot.engine.services import Services
 from kfboot.helm import ChartRef, Helm
 from kfboot.phases.helm_phase import HELM, HelmPhase
@@ -13,20 +11,7 @@ from tests.bed import connect, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "tests" / "fixtures" / "charts" / "demo"
-HELMS = {
-    "helm3": ROOT / ".venv" / "tools" / "helm-v3.19.0" / "helm",
-    "helm4": ROOT / ".venv" / "tools" / "helm-v4.1.4" / "helm",
-}
 
-
-@pytest.fixture(params=sorted(HELMS))
-def helm_bin(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = HELMS[request.param]
-    if not path.exists():
-        pytest.skip(f"{path} missing: run scripts/setup --dev")
-    for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
-        monkeypatch.setenv(var, str(tmp_path / var.lower()))
-    return path
 
 
 def _phase(values: dict) -> HelmPhase:
