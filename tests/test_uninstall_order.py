@@ -15,8 +15,8 @@ from kfboot.k8s.refs import ObjectRef
 from kfboot.phases.helm_phase import HELM, HelmPhase
 from kfboot.phases.manifest_phase import ManifestPhase
 from kfboot.sources.manifests import LocalManifests
-from tests.bed import PHASES, connect, runner
-from tests.test_helm_phase import CHART, HELMS
+from tests.bed import HELMS, PHASES, connect, runner
+from tests.test_helm_phase import CHART
 
 FINALIZER = "demo.kfboot.io/cleanup"
 
